@@ -1,0 +1,112 @@
+"""Broadcasting element-wise arithmetic: Add, Sub, Mul, Div, PRelu, Sum (n-ary)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .common import broadcast_shape, index_expr, loop_nest
+from .registry import CKernel, OpDef, register
+
+
+def _int_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """C semantics: truncation toward zero."""
+    q = np.abs(a) // np.abs(b)
+    return np.where((a < 0) != (b < 0), -q, q).astype(a.dtype)
+
+
+class _Broadcast(OpDef):
+    """y = f(x0, x1, ...) with numpy broadcasting; `c_op` joins the C operands."""
+
+    c_op = "+"
+    inplace = True  # the planner only aliases when input 0 has the output's shape
+
+    def infer(self, node, inputs):
+        dts = {t.dtype for t in inputs}
+        if len(dts) != 1:
+            raise ValueError(f"input dtypes differ: {sorted(dts)}")
+        return [(broadcast_shape(*(t.shape for t in inputs)), inputs[0].dtype)]
+
+    def compute(self, *xs: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def reference(self, node, inputs):
+        out = self.compute(*inputs)
+        return [np.asarray(out).astype(inputs[0].dtype)]
+
+    def expr(self, operands: list[str]) -> str:
+        return f" {self.c_op} ".join(operands)
+
+    def c_kernel(self, node, graph, ctx):
+        ins = [graph.tensors[i] for i in node.inputs]
+        out = graph.tensors[node.outputs[0]]
+        ln = loop_nest(out.shape, [t.shape for t in ins])
+        ops = [f"x{k}[{index_expr('i', st)}]" for k, st in enumerate(ln["istrides"])]
+        body = f"y0[{index_expr('i', ln['ostrides'])}] = ({ctx.ctype(out.dtype)})({self.expr(ops)});"
+        return CKernel("loop", {"dims": ln["dims"], "body": body})
+
+
+@register
+class Add(_Broadcast):
+    name = "Add"
+    onnx_types = ("Add",)
+    c_op = "+"
+
+    def compute(self, a, b):
+        return a + b
+
+
+@register
+class Sub(_Broadcast):
+    name = "Sub"
+    onnx_types = ("Sub",)
+    c_op = "-"
+
+    def compute(self, a, b):
+        return a - b
+
+
+@register
+class Mul(_Broadcast):
+    name = "Mul"
+    onnx_types = ("Mul",)
+    c_op = "*"
+
+    def compute(self, a, b):
+        return a * b
+
+
+@register
+class Div(_Broadcast):
+    name = "Div"
+    onnx_types = ("Div",)
+    c_op = "/"
+
+    def compute(self, a, b):
+        if np.issubdtype(a.dtype, np.integer):
+            return _int_div(a, b)
+        return a / b
+
+
+@register
+class Sum(_Broadcast):
+    name = "Sum"
+    onnx_types = ("Sum",)
+    c_op = "+"
+
+    def compute(self, *xs):
+        acc = xs[0]
+        for x in xs[1:]:
+            acc = acc + x
+        return acc
+
+
+@register
+class PRelu(_Broadcast):
+    name = "PRelu"
+    onnx_types = ("PRelu",)
+
+    def compute(self, x, slope):
+        return np.where(x < 0, x * slope, x)
+
+    def expr(self, operands):
+        x, s = operands
+        return f"{x} < 0 ? {x} * {s} : {x}"
