@@ -1,0 +1,44 @@
+"""Targets are data: what a target is, which backend builds it, what toolchain it needs."""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+
+from convc.compiler.errors import ToolchainError, UsageError
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    backend: str  # "c" (templates) or "tvm"
+    description: str
+    tools: tuple[str, ...] = ()  # executables needed to build/run here
+    packages: tuple[str, ...] = ()  # Debian packages that provide them
+    runner: str = "host"  # how `validate`/`run` execute the artifact
+    cflags: tuple[str, ...] = field(default_factory=tuple)
+
+
+TARGETS: dict[str, Target] = {
+    t.name: t for t in [
+        Target("c", "c", "portable C99 library + host test program, built and run on this machine with gcc",
+               tools=("cc",), packages=("gcc",), runner="host", cflags=("-O2",)),
+    ]
+}
+
+
+def get_target(name: str) -> Target:
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise UsageError(f"unknown target '{name}'; available targets: {', '.join(TARGETS)}") from None
+
+
+def missing_tools(t: Target) -> list[str]:
+    return [tool for tool in t.tools if shutil.which(tool) is None]
+
+
+def require_toolchain(t: Target) -> None:
+    missing = missing_tools(t)
+    if missing:
+        raise ToolchainError(f"target '{t.name}' needs {', '.join(missing)}: install Debian package(s) "
+                             f"{' '.join(t.packages)} (apt-get install {' '.join(t.packages)})")

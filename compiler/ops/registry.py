@@ -76,18 +76,24 @@ def register(cls: type[OpDef]) -> type[OpDef]:
     return cls
 
 
+_loaded = False
+
+
 def _load_all() -> None:
+    global _loaded
+    if _loaded:
+        return
     import importlib
 
     from . import ALL_MODULES
 
     for m in ALL_MODULES:  # importing a module fills the registry
         importlib.import_module(f"{__package__}.{m}")
+    _loaded = True
 
 
 def get_op(name: str) -> OpDef:
-    if not _REGISTRY:
-        _load_all()
+    _load_all()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -95,18 +101,15 @@ def get_op(name: str) -> OpDef:
 
 
 def onnx_op(op_type: str) -> OpDef | None:
-    if not _ONNX:
-        _load_all()
+    _load_all()
     return _ONNX.get(op_type)
 
 
 def onnx_op_types() -> list[str]:
-    if not _ONNX:
-        _load_all()
+    _load_all()
     return sorted(_ONNX)
 
 
 def all_ops() -> dict[str, OpDef]:
-    if not _REGISTRY:
-        _load_all()
+    _load_all()
     return dict(_REGISTRY)

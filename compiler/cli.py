@@ -1,0 +1,186 @@
+"""convc command line. Exit codes: 0 ok, 1 validation failed, 2 usage/model/toolchain error."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from .errors import ConvcError
+
+
+def _json_default(o):
+    return str(o)
+
+
+def _clean(o):
+    """JSON has no inf/nan: report them as strings."""
+    if isinstance(o, float) and not math.isfinite(o):
+        return "inf" if o > 0 else ("-inf" if o < 0 else "nan")
+    if isinstance(o, dict):
+        return {k: _clean(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [_clean(v) for v in o]
+    return o
+
+
+def _shapes(args):
+    from .frontend.onnx import parse_input_shapes
+
+    return parse_input_shapes(args.input_shape)
+
+
+def cmd_compile(args) -> int:
+    from .driver import compile_graph, load_and_optimize
+
+    from convc.targets import get_target
+
+    get_target(args.target)
+    log: list[str] = []
+    graph = load_and_optimize(args.model, _shapes(args), log=log)
+    if args.dump_ir:
+        print(graph.dump())
+    out = args.output or str(Path("build") / Path(args.model).stem)
+    res = compile_graph(graph, args.target, out, prefix=args.name)
+    meta = res.c_model.meta if res.c_model else {}
+    print(f"compiled {args.model} for target '{args.target}' into {res.out_dir}")
+    if meta:
+        print(f"  entry {meta['entry']}(), arena {meta['arena_bytes']} bytes, weights {meta['weights_bytes']} bytes")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from convc.runtime.harness import DEFAULT_TOL, format_report, validate
+
+    rep = validate(args.model, args.target, data=args.data, input_shapes=_shapes(args),
+                   samples=args.samples, tol=args.tol if args.tol is not None else DEFAULT_TOL,
+                   build_dir=args.output)
+    if args.json:
+        print(json.dumps(_clean(rep), indent=2, default=_json_default))
+    else:
+        print(format_report(rep))
+    return 0 if rep["passed"] else 1
+
+
+def cmd_inspect(args) -> int:
+    from .driver import load_and_optimize
+    from .stats import format_table, layer_table
+
+    info = layer_table(load_and_optimize(args.model, _shapes(args)))
+    print(json.dumps(info, indent=2) if args.json else format_table(info))
+    return 0
+
+
+def cmd_targets(args) -> int:
+    from convc.targets import TARGETS, missing_tools
+
+    rows = []
+    for t in TARGETS.values():
+        miss = missing_tools(t)
+        rows.append({"name": t.name, "backend": t.backend, "toolchain": "ok" if not miss else
+                     f"missing {', '.join(miss)} (apt-get install {' '.join(t.packages)})", "description": t.description})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        w = max(len(r["name"]) for r in rows)
+        for r in rows:
+            print(f"{r['name'].ljust(w)}  {r['backend']:<4}  {r['toolchain']:<10}  {r['description']}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    import numpy as np
+
+    from convc.runtime.artifacts import load_artifact
+    from .errors import UsageError
+
+    art = load_artifact(args.build)
+    meta = art.meta
+    try:
+        npz = np.load(args.input, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--input {args.input}: not a readable .npz file ({e})") from None
+    feeds = {}
+    n = None
+    for spec in meta["inputs"]:
+        if spec["name"] not in npz.files:
+            raise UsageError(f"--input {args.input}: no array named '{spec['name']}' (file has {npz.files})")
+        a = npz[spec["name"]]
+        shape = tuple(spec["shape"])
+        if tuple(a.shape) == shape:
+            a = a[None]
+        if tuple(a.shape[1:]) != shape and tuple(a.shape[1:]) != shape[1:]:
+            raise UsageError(f"--input: array '{spec['name']}' has shape {list(a.shape)}; expected {list(shape)} or [N, ...]")
+        feeds[spec["name"]] = a
+        n = a.shape[0]
+    results: dict[str, list] = {o["name"]: [] for o in meta["outputs"]}
+    for i in range(n or 1):
+        out = art.run({k: v[i].reshape(next(s["shape"] for s in meta["inputs"] if s["name"] == k)) for k, v in feeds.items()})
+        for k, v in out.items():
+            results[k].append(v)
+    arrays = {k: np.stack(v) for k, v in results.items()}
+    np.savez(args.output, **arrays)
+    print(f"ran {n} sample(s) on {art.ran_on}; wrote {', '.join(f'{k}{list(v.shape)}' for k, v in arrays.items())} to {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="convc", description="Compile trained ConvNets (ONNX) for small machines.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def model_args(sp):
+        sp.add_argument("model", help="ONNX model file")
+        sp.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...",
+                        help="fix the shape of an input (repeatable); needed for dynamic dimensions")
+
+    c = sub.add_parser("compile", help="compile a model for a target")
+    model_args(c)
+    c.add_argument("--target", default="c", help="target name (see `convc targets`)")
+    c.add_argument("-o", "--output", help="output folder (default build/<model>)")
+    c.add_argument("--name", default="model", help="C symbol prefix (default: model)")
+    c.add_argument("--dump-ir", action="store_true", help="print the optimized IR")
+    c.set_defaults(fn=cmd_compile)
+
+    v = sub.add_parser("validate", help="build, run and compare with the reference")
+    model_args(v)
+    v.add_argument("--target", default="c")
+    v.add_argument("--data", help=".npz with one array per input (first axis = samples) and optional 'labels'")
+    v.add_argument("--samples", type=int, default=8, help="seeded random samples when --data is not given")
+    v.add_argument("--tol", type=float, help="max abs error relative to the output scale (default 1e-4)")
+    v.add_argument("-o", "--output", help="keep the build in this folder")
+    v.add_argument("--json", action="store_true", help="print one JSON object")
+    v.set_defaults(fn=cmd_validate)
+
+    i = sub.add_parser("inspect", help="per-layer table: shapes, params, MACs, memory")
+    model_args(i)
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(fn=cmd_inspect)
+
+    t = sub.add_parser("targets", help="list targets and whether their toolchain is here")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(fn=cmd_targets)
+
+    r = sub.add_parser("run", help="run a compiled build on inputs from an .npz")
+    r.add_argument("build", help="folder written by `convc compile`")
+    r.add_argument("--input", required=True, help=".npz with one array per input")
+    r.add_argument("-o", "--output", required=True, help="output .npz")
+    r.set_defaults(fn=cmd_run)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.fn(args)
+    except ConvcError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""The compile pipeline shared by the CLI, the harness and the benchmarks."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .codegen.c import CModel, generate_c
+from .frontend.onnx import load
+from .ir import Graph
+from .output import write_dir
+from .passes import run_passes
+
+
+def load_and_optimize(model_path: str | os.PathLike, input_shapes=None, log: list[str] | None = None) -> Graph:
+    graph = load(model_path, input_shapes)
+    return run_passes(graph, log=log)
+
+
+@dataclass
+class Compiled:
+    graph: Graph
+    out_dir: Path
+    c_model: CModel | None = None
+
+
+def compile_graph(graph: Graph, target_name: str, out_dir: str | os.PathLike, prefix: str = "model") -> Compiled:
+    from convc.targets import get_target
+
+    target = get_target(target_name)
+    if target.backend == "c":
+        cm = generate_c(graph, prefix=prefix, target=target.name)
+        return Compiled(graph, write_dir(out_dir, cm.files), cm)
+    raise NotImplementedError(target.backend)

@@ -1,0 +1,118 @@
+"""`convc validate`: build for a target, run, and compare with the oracle and ONNX Runtime."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from convc.compiler import reference
+from convc.compiler.driver import compile_graph, load_and_optimize
+from convc.compiler.stats import graph_macs
+from convc.targets import get_target, require_toolchain
+
+from .artifacts import load_artifact
+from .data import load_data, random_data, sample
+from .metrics import compare, top1
+
+DEFAULT_TOL = 1e-4  # max abs error allowed, relative to the output's scale (max |reference|)
+
+
+def run_onnxruntime(model_path: str, arrays: dict[str, np.ndarray], graph) -> dict[str, list[np.ndarray]] | None:
+    """The original model under ONNX Runtime (single thread), or None if ORT cannot run it."""
+    try:
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 1
+        so.log_severity_level = 3
+        sess = ort.InferenceSession(str(model_path), so, providers=["CPUExecutionProvider"])
+    except Exception:
+        return None
+    n = next(iter(arrays.values())).shape[0]
+    outs: dict[str, list[np.ndarray]] = {o: [] for o in graph.outputs}
+    names = [o.name for o in sess.get_outputs()]
+    for i in range(n):
+        res = sess.run(None, sample(arrays, i, graph))
+        for name, v in zip(names, res):
+            if name in outs:
+                outs[name].append(np.asarray(v))
+    return outs
+
+
+def validate(model_path: str, target_name: str = "c", data: str | None = None, input_shapes=None,
+             samples: int = 8, tol: float = DEFAULT_TOL, build_dir: str | None = None) -> dict:
+    target = get_target(target_name)
+    require_toolchain(target)
+    graph = load_and_optimize(model_path, input_shapes)
+    if data:
+        arrays, labels = load_data(data, graph)
+    else:
+        arrays, labels = random_data(graph, samples), None
+    n = next(iter(arrays.values())).shape[0] if arrays else 1
+
+    with tempfile.TemporaryDirectory(prefix="convc-validate-") as tmp:
+        out_dir = Path(build_dir) if build_dir else Path(tmp) / "build"
+        compiled = compile_graph(graph, target.name, out_dir)
+        art = load_artifact(compiled.out_dir)
+        got: dict[str, list] = {o: [] for o in graph.outputs}
+        ref: dict[str, list] = {o: [] for o in graph.outputs}
+        for i in range(n):
+            feed = sample(arrays, i, graph)
+            r = reference.run(graph, feed)
+            t = art.run(feed)
+            for o in graph.outputs:
+                ref[o].append(r[o])
+                got[o].append(t[o])
+        meta = getattr(art, "meta", {})
+    ort_out = run_onnxruntime(model_path, arrays, graph)
+
+    report: dict = {"model": Path(model_path).name, "target": target.name, "quantize": None,
+                    "ran_on": art.ran_on, "samples": n, "passed": True, "outputs": []}
+    for o in graph.outputs:
+        g, r = np.stack(got[o]), np.stack(ref[o])
+        orig = np.stack(ort_out[o]) if ort_out and ort_out.get(o) else None
+        base = orig if orig is not None else r
+        m = compare(g, base)
+        scale = float(np.max(np.abs(base))) if base.size else 0.0
+        entry = {"name": o, **m, "vs_reference": compare(g, r), "scale": scale,
+                 "compared_with": "onnxruntime" if orig is not None else "reference"}
+        if orig is not None:
+            entry["reference_vs_onnxruntime"] = compare(r, orig)
+        if g.ndim >= 2 and g.reshape(n, -1).shape[1] > 1:
+            entry["top1_agreement"] = float(np.mean(top1(g) == top1(base)))
+        limit = tol * max(scale, 1e-6)
+        ok = m["max_abs_err"] <= limit and entry["vs_reference"]["max_abs_err"] <= limit
+        entry["tolerance"] = limit
+        entry["passed"] = bool(ok)
+        report["passed"] &= bool(ok)
+        report["outputs"].append(entry)
+    if labels is not None:
+        o = graph.outputs[0]
+        acc = {"reference": float(np.mean(top1(np.stack(ref[o])) == labels)),
+               "target": float(np.mean(top1(np.stack(got[o])) == labels))}
+        if ort_out and ort_out.get(o):
+            acc = {"float": float(np.mean(top1(np.stack(ort_out[o])) == labels)), **acc}
+        report["accuracy"] = acc
+    report["memory"] = {"arena_bytes": meta.get("arena_bytes"), "weights_bytes": meta.get("weights_bytes")}
+    report["macs"] = graph_macs(graph)
+    return report
+
+
+def format_report(rep: dict) -> str:
+    lines = [f"model {rep['model']}  target {rep['target']}  ran on {rep['ran_on'] or 'not run'}  "
+             f"samples {rep['samples']}"]
+    for o in rep["outputs"]:
+        lines.append(
+            f"  output '{o['name']}' vs {o['compared_with']}: max abs err {o['max_abs_err']:.3g} "
+            f"(limit {o['tolerance']:.3g}), mean abs err {o['mean_abs_err']:.3g}, rel L2 {o['rel_l2']:.3g}, "
+            f"cosine {o['cosine']:.6f}, SQNR {o['sqnr_db']:.1f} dB"
+            + (f", top-1 agreement {100 * o['top1_agreement']:.1f}%" if "top1_agreement" in o else ""))
+        lines.append(f"    vs convc oracle: max abs err {o['vs_reference']['max_abs_err']:.3g}")
+    if "accuracy" in rep:
+        a = rep["accuracy"]
+        lines.append("  accuracy: " + ", ".join(f"{k} {100 * v:.2f}%" for k, v in a.items()))
+    mem = rep.get("memory", {})
+    lines.append(f"  memory: arena {mem.get('arena_bytes')} B, weights {mem.get('weights_bytes')} B; MACs {rep.get('macs')}")
+    lines.append("PASSED" if rep["passed"] else "FAILED")
+    return "\n".join(lines)
