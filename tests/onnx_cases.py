@@ -33,15 +33,52 @@ def node_cases() -> dict:
     return {c.name: (c.model, c.data_sets, c.rtol, c.atol) for c in cases}
 
 
+def unsupported_dtype(model: onnx.ModelProto) -> str | None:
+    """The reason a case is out of scope because of its element types, or None."""
+    from convc.compiler.frontend.onnx import _ONNX_DTYPES
+
+    g = model.graph
+    types = [vi.type.tensor_type.elem_type for vi in list(g.input) + list(g.output)]
+    types += [t.data_type for t in g.initializer]
+    for n in g.node:
+        for a in n.attribute:
+            if a.name == "to":
+                types.append(a.i)
+    bad = sorted({onnx.TensorProto.DataType.Name(t) for t in types if t and t not in _ONNX_DTYPES})
+    return f"element type {', '.join(bad)} is not supported by convc" if bad else None
+
+
 def claimed_node_cases(exclusions: dict[str, str]) -> list[str]:
-    """Node tests whose nodes all use ONNX ops convc claims, minus documented exclusions."""
+    """Node tests whose nodes all use ONNX ops convc claims, minus documented exclusions
+    and cases whose element types convc does not support (see `excluded_node_cases`)."""
+    return [n for n in _claimed_all() if n not in exclusions and n not in _dtype_excluded()]
+
+
+def _claimed_all() -> list[str]:
     ours = set(onnx_op_types())
     names = []
     for name, (model, _, _, _) in sorted(node_cases().items()):
         ops = {n.op_type for n in model.graph.node}
         if ops and ops <= ours and not any(n.domain not in ("", "ai.onnx") for n in model.graph.node):
             names.append(name)
-    return [n for n in names if n not in exclusions]
+    return names
+
+
+@functools.lru_cache(maxsize=1)
+def _dtype_excluded() -> dict[str, str]:
+    out = {}
+    for name in _claimed_all():
+        why = unsupported_dtype(node_cases()[name][0])
+        if why:
+            out[name] = why
+    return out
+
+
+def excluded_node_cases(exclusions: dict[str, str]) -> dict[str, str]:
+    """Every claimed-op node test that is not run, with its reason."""
+    out = dict(_dtype_excluded())
+    out.update({k: v for k, v in exclusions.items() if k in set(_claimed_all())})
+    return out
 
 
 def _dir_case(folder: Path):
@@ -63,6 +100,10 @@ def load_folder_case(kind: str, name: str):
     return _dir_case(ONNX_TEST_DATA / kind / name)
 
 
+def _array(a) -> np.ndarray:
+    return numpy_helper.to_array(a) if isinstance(a, onnx.TensorProto) else np.asarray(a)
+
+
 def _close(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> None:
     assert got.shape == want.shape, f"shape {got.shape} != {want.shape}"
     if want.dtype.kind in "fc":
@@ -81,7 +122,8 @@ def check_case(model: onnx.ModelProto, data_sets, rtol: float = 1e-3, atol: floa
     c_atol = max(atol, 1e-6)
     build = None
     for ins, outs in data_sets:
-        feed = {n: np.asarray(a) for n, a in zip(in_names, ins)}
+        feed = {n: _array(a) for n, a in zip(in_names, ins)}
+        outs = [_array(a) for a in outs]
         ref = run_reference(graph, feed)
         for name, want in zip(graph.outputs, outs):
             _close(ref[name], np.asarray(want), rtol, atol)

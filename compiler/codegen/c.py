@@ -151,11 +151,13 @@ def generate_c(graph: Graph, prefix: str = "model", target: str = "c", host_main
                 "ctype": cfmt.ctype(t.dtype), "size": t.size, "comment": cfmt.comment(name)}
 
     inputs = [io(i) for i in graph.inputs]
+    read = {i for n in graph.nodes for i in n.inputs}
+    unused_io = [io_names[i] for i in graph.inputs if i not in read]
     outputs = [io(o) for o in graph.outputs]
     weights_bytes = sum(int(w.data.nbytes) for w in ctx.weights)
     v = {"prefix": prefix, "PREFIX": prefix.upper(), "inputs": inputs, "outputs": outputs,
          "arena_size": plan.arena_size, "weights": ctx.weights, "weights_bytes": weights_bytes,
-         "kernels": kernels, "calls": calls, "model_comment": cfmt.comment(graph.name)}
+         "kernels": kernels, "calls": calls, "unused_io": unused_io, "model_comment": cfmt.comment(graph.name)}
     files = {
         f"{prefix}.h": env.get_template("model.h.j2").render(**v),
         f"{prefix}.c": env.get_template("model.c.j2").render(**v),

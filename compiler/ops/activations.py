@@ -57,12 +57,13 @@ def activation_expr(spec: dict | None, v: str, dtype: str) -> str:
         return f"({v} > {L(0)} ? {v} : {L(0)})"
     if op == "LeakyRelu":
         return f"({v} >= {L(0)} ? {v} : {v} * {L(spec['alpha'])})"
-    if op == "Clip":
+    if op == "Clip":  # bounds: numbers, or C expressions (strings) for bounds read at run time
         e = v
-        if spec.get("min") is not None:
-            e = f"({e} < {L(spec['min'])} ? {L(spec['min'])} : {e})"
-        if spec.get("max") is not None:
-            e = f"({e} > {L(spec['max'])} ? {L(spec['max'])} : {e})"
+        for key, cmp in (("min", "<"), ("max", ">")):
+            b = spec.get(key)
+            if b is not None:
+                b = b if isinstance(b, str) else L(b)
+                e = f"({e} {cmp} {b} ? {b} : {e})"
         return e
     if op == "Sigmoid":
         return f"({L(1)} / ({L(1)} + {math_fn('exp', dtype)}(-{v})))"
@@ -129,13 +130,39 @@ class Clip(_Activation):
     onnx_types = ("Clip",)
     float_only = False
 
-    def import_attrs(self, ctx, node):
+    def import_onnx(self, ctx, node):
+        """Constant bounds become attrs; bounds computed at run time stay scalar inputs."""
         a = ctx.attrs(node)
         if ctx.opset < 11:
-            return {"min": float(a.get("min", -3.4028234663852886e38)), "max": float(a.get("max", 3.4028234663852886e38))}
-        lo = ctx.require_const(node, 1, "min")
-        hi = ctx.require_const(node, 2, "max")
-        return {"min": None if lo is None else lo.item(), "max": None if hi is None else hi.item()}
+            attrs = {"min": float(a.get("min", -3.4028234663852886e38)), "max": float(a.get("max", 3.4028234663852886e38))}
+            ctx.emit(self.name, [node.input[0]], [node.output[0]], attrs, node=node)
+            return
+        ins, attrs = [node.input[0]], {"min": None, "max": None}
+        for k, key in ((1, "min"), (2, "max")):
+            name = node.input[k] if k < len(node.input) else ""
+            v = ctx.const(name)
+            if v is not None:
+                attrs[key] = v.item()
+            elif name:
+                ins += [""] * (k - len(ins)) + [name]
+        ctx.emit(self.name, ins, [node.output[0]], attrs, node=node)
+
+    def reference(self, node, inputs):
+        x = inputs[0]
+        spec = self.spec(node)
+        for k, key in ((1, "min"), (2, "max")):
+            if len(inputs) > k and inputs[k] is not None:
+                spec[key] = inputs[k].item()
+        return [apply_activation(spec, x)]
+
+    def c_kernel(self, node, graph, ctx):
+        x = graph.tensors[node.inputs[0]]
+        spec = self.spec(node)
+        for k, key in ((1, "min"), (2, "max")):
+            if len(node.inputs) > k and node.inputs[k]:
+                spec[key] = f"x{k}[0]"
+        v = "x0[i0]"
+        return CKernel("loop", {"dims": [x.size], "body": f"y0[i0] = {activation_expr(spec, v, x.dtype)};"})
 
 
 @register

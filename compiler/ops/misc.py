@@ -45,6 +45,13 @@ class Identity(OpDef):
     inplace = True
 
     def import_onnx(self, ctx, node):
+        if node.op_type == "Dropout" and len(node.input) > 2 and node.input[2]:
+            training = ctx.const(node.input[2])
+            ratio = ctx.const(node.input[1]) if node.input[1] else np.array(0.5)
+            if training is None:
+                raise ctx.unsupported(node, "training_mode is computed at run time; only inference is supported")
+            if bool(training) and (ratio is None or float(ratio) != 0.0):
+                raise ctx.unsupported(node, "training_mode=1 (random dropout) is not an inference op")
         ctx.emit("Identity", [node.input[0]], [node.output[0]], {}, node=node)
         if node.op_type == "Dropout" and len(node.output) > 1 and node.output[1]:
             shape = ctx.tensor(node.input[0]).shape
