@@ -31,6 +31,8 @@ EXCLUDED.update({
     "test_training_dropout_default": "training-mode Dropout (random masks) is not an inference op",
     "test_training_dropout_default_mask": "training-mode Dropout (random masks) is not an inference op",
     "test_training_dropout_mask": "training-mode Dropout (random masks) is not an inference op",
+    "test_training_dropout_zero_ratio": "training_mode is a graph input (decided at run time); convc compiles inference only",
+    "test_training_dropout_zero_ratio_mask": "training_mode is a graph input (decided at run time); convc compiles inference only",
     "test_castlike_DOUBLE_to_FLOAT_expanded": "declares input 'like' with a dynamic dimension (needs --input-shape)",
     "test_castlike_FLOAT_to_DOUBLE_expanded": "declares input 'like' with a dynamic dimension (needs --input-shape)",
 })
