@@ -1,1 +1,74 @@
-"""(being written)"""
+"""Gemm: Y = act(alpha * A' @ B' + beta * C), with the ONNX transA/transB/alpha/beta attrs.
+(MatMul is not claimed yet.)"""
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import activation_expr, apply_activation
+from .common import broadcast_strides, need_float
+from .registry import CKernel, OpDef, register
+
+
+@register
+class Gemm(OpDef):
+    name = "Gemm"
+    onnx_types = ("Gemm",)
+
+    def import_onnx(self, ctx, node):
+        a = ctx.attrs(node)
+        attrs = {"transA": int(a.get("transA", 0)), "transB": int(a.get("transB", 0)),
+                 "alpha": float(a.get("alpha", 1.0)), "beta": float(a.get("beta", 1.0))}
+        if ctx.opset < 7 and a.get("broadcast", 0) == 0 and len(node.input) > 2:
+            raise ctx.unsupported(node, "broadcast=0 (opset < 7) is not supported")
+        ctx.emit("Gemm", list(node.input[:3]), [node.output[0]], attrs, node=node)
+
+    def _mnk(self, node, a_shape, b_shape):
+        m, k = (a_shape[1], a_shape[0]) if node.attrs["transA"] else a_shape
+        k2, n = (b_shape[1], b_shape[0]) if node.attrs["transB"] else b_shape
+        if k != k2:
+            raise ValueError(f"inner dimensions differ ({k} vs {k2})")
+        return m, n, k
+
+    def infer(self, node, inputs):
+        a, b = inputs[0], inputs[1]
+        need_float(node, a.dtype)
+        if len(a.shape) != 2 or len(b.shape) != 2:
+            raise ValueError("Gemm needs 2-D A and B")
+        m, n, _ = self._mnk(node, a.shape, b.shape)
+        if len(inputs) > 2 and inputs[2] is not None:
+            np.broadcast_shapes(inputs[2].shape, (m, n))
+        return [((m, n), a.dtype)]
+
+    def reference(self, node, inputs):
+        a, b = inputs[0], inputs[1]
+        at = a.T if node.attrs["transA"] else a
+        bt = b.T if node.attrs["transB"] else b
+        dt = a.dtype.type
+        y = dt(node.attrs["alpha"]) * (at @ bt)
+        if len(inputs) > 2 and inputs[2] is not None:
+            y = y + dt(node.attrs["beta"]) * inputs[2]
+        return [apply_activation(node.attrs.get("activation"), y.astype(a.dtype))]
+
+    def macs(self, node, graph):
+        m, n, k = self._mnk(node, graph.tensors[node.inputs[0]].shape, graph.tensors[node.inputs[1]].shape)
+        return m * n * k
+
+    def c_kernel(self, node, graph, ctx):
+        a, b = graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]]
+        m, n, k = self._mnk(node, a.shape, b.shape)
+        dt = a.dtype
+        has_c = len(node.inputs) > 2 and bool(node.inputs[2])
+        c_st = broadcast_strides(graph.tensors[node.inputs[2]].shape, (m, n)) if has_c else [0, 0]
+        acc = "acc"
+        alpha, beta = node.attrs["alpha"], node.attrs["beta"]
+        value = acc if alpha == 1.0 else f"{ctx.literal(alpha, dt)} * {acc}"
+        if has_c:
+            c_term = f"x2[i * {c_st[0]} + j * {c_st[1]}]"
+            value += f" + {c_term}" if beta == 1.0 else f" + {ctx.literal(beta, dt)} * {c_term}"
+        args = {
+            "m": m, "n": n, "k": k, "ctype": ctx.ctype(dt), "zero": ctx.literal(0, dt),
+            "a_index": "p * %d + i" % m if node.attrs["transA"] else "i * %d + p" % k,
+            "b_index": "j * %d + p" % k if node.attrs["transB"] else "p * %d + j" % n,
+            "store": activation_expr(node.attrs.get("activation"), f"({value})", dt),
+        }
+        return CKernel("gemm", args)
