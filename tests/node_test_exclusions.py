@@ -9,6 +9,8 @@ EXCLUDED.update({
 
 # --- conv / gemm / batchnorm ---------------------------------------------------
 EXCLUDED.update({
+    "test_batchnorm_epsilon_training_mode": "training-mode BatchNormalization (batch statistics) is not an inference op",
+    "test_batchnorm_example_training_mode": "training-mode BatchNormalization (batch statistics) is not an inference op",
 })
 
 # --- pooling / softmax / reduce / lrn ------------------------------------------
