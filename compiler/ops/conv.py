@@ -1,0 +1,125 @@
+"""Conv (1-D and 2-D): groups, depthwise, dilations, strides, pads, auto_pad, optional bias,
+and an optional fused `activation` (set by passes.fuse_activation)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import activation_expr, apply_activation
+from .common import need_float
+from .registry import CKernel, OpDef, register
+
+
+def resolve_pads(auto_pad: str, in_sp, k_sp, strides, dilations, pads):
+    """Explicit pads (begins then ends) for the ONNX auto_pad modes."""
+    r = len(in_sp)
+    if auto_pad in ("", "NOTSET"):
+        return list(pads) if pads else [0] * (2 * r)
+    if auto_pad == "VALID":
+        return [0] * (2 * r)
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        begins, ends = [], []
+        for i in range(r):
+            out = -(-in_sp[i] // strides[i])
+            total = max(0, (out - 1) * strides[i] + (k_sp[i] - 1) * dilations[i] + 1 - in_sp[i])
+            small, big = total // 2, total - total // 2
+            b, e = (small, big) if auto_pad == "SAME_UPPER" else (big, small)
+            begins.append(b)
+            ends.append(e)
+        return begins + ends
+    raise ValueError(f"auto_pad {auto_pad!r} is not an ONNX value")
+
+
+def conv_out_size(n, k, s, d, pb, pe):
+    return (n + pb + pe - ((k - 1) * d + 1)) // s + 1
+
+
+@register
+class Conv(OpDef):
+    name = "Conv"
+    onnx_types = ("Conv",)
+
+    def import_onnx(self, ctx, node):
+        a = ctx.attrs(node)
+        x, w = ctx.tensor(node.input[0]), ctx.tensor(node.input[1])
+        r = len(x.shape) - 2
+        if r not in (1, 2):
+            raise ctx.unsupported(node, f"{r}-D convolution is not supported (1-D and 2-D are)")
+        k = [int(v) for v in a.get("kernel_shape", w.shape[2:])]
+        strides = [int(v) for v in a.get("strides", [1] * r)]
+        dil = [int(v) for v in a.get("dilations", [1] * r)]
+        pads = resolve_pads(a.get("auto_pad", "NOTSET"), x.shape[2:], k, strides, dil, a.get("pads"))
+        attrs = {"kernel_shape": k, "strides": strides, "dilations": dil, "pads": pads, "group": int(a.get("group", 1))}
+        ctx.emit("Conv", list(node.input[:3]), [node.output[0]], attrs, node=node)
+
+    def _geom(self, node, x_shape, w_shape):
+        a = node.attrs
+        r = len(x_shape) - 2
+        p = a["pads"]
+        out = [conv_out_size(x_shape[2 + i], a["kernel_shape"][i], a["strides"][i], a["dilations"][i], p[i], p[r + i])
+               for i in range(r)]
+        return r, out
+
+    def infer(self, node, inputs):
+        x, w = inputs[0], inputs[1]
+        need_float(node, x.dtype)
+        g = node.attrs["group"]
+        if x.shape[1] != w.shape[1] * g or w.shape[0] % g:
+            raise ValueError(f"channels {x.shape[1]} and weight {list(w.shape)} disagree with group={g}")
+        if list(w.shape[2:]) != node.attrs["kernel_shape"]:
+            raise ValueError(f"kernel_shape {node.attrs['kernel_shape']} != weight {list(w.shape[2:])}")
+        _, out = self._geom(node, x.shape, w.shape)
+        if any(o <= 0 for o in out):
+            raise ValueError(f"output size {out} is empty")
+        return [((x.shape[0], w.shape[0], *out), x.dtype)]
+
+    def reference(self, node, inputs):
+        x, w = inputs[0], inputs[1]
+        b = inputs[2] if len(inputs) > 2 else None
+        a = node.attrs
+        r, out = self._geom(node, x.shape, w.shape)
+        x2, w2 = (x, w) if r == 2 else (x[:, :, None, :], w[:, :, None, :])
+        k = a["kernel_shape"] if r == 2 else [1] + a["kernel_shape"]
+        s = a["strides"] if r == 2 else [1] + a["strides"]
+        d = a["dilations"] if r == 2 else [1] + a["dilations"]
+        p = a["pads"] if r == 2 else [0, a["pads"][0], 0, a["pads"][1]]
+        oh, ow = out if r == 2 else [1] + out
+        xp = np.pad(x2, ((0, 0), (0, 0), (p[0], p[2]), (p[1], p[3])))
+        n, c = x2.shape[:2]
+        g, m = a["group"], w.shape[0]
+        cg, mg = c // g, m // g
+        y = np.zeros((n, m, oh, ow), np.float64)
+        for kh in range(k[0]):
+            for kw in range(k[1]):
+                patch = xp[:, :, kh * d[0]: kh * d[0] + s[0] * (oh - 1) + 1: s[0],
+                           kw * d[1]: kw * d[1] + s[1] * (ow - 1) + 1: s[1]]
+                for gi in range(g):
+                    y[:, gi * mg:(gi + 1) * mg] += np.einsum(
+                        "nchw,mc->nmhw", patch[:, gi * cg:(gi + 1) * cg], w2[gi * mg:(gi + 1) * mg, :, kh, kw])
+        if b is not None:
+            y += b.reshape(1, -1, 1, 1)
+        y = y.astype(x.dtype).reshape((n, m, *out))
+        return [apply_activation(a.get("activation"), y)]
+
+    def macs(self, node, graph):
+        y = graph.tensors[node.outputs[0]]
+        w = graph.tensors[node.inputs[1]]
+        return int(np.prod(y.shape)) * int(np.prod(w.shape[1:]))
+
+    def c_kernel(self, node, graph, ctx):
+        x, w, y = (graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]], graph.tensors[node.outputs[0]])
+        a = node.attrs
+        r = len(x.shape) - 2
+        two = (lambda v: v) if r == 2 else (lambda v: [1] + list(v))
+        k, s, d = two(a["kernel_shape"]), two(a["strides"]), two(a["dilations"])
+        p = a["pads"] if r == 2 else [0, a["pads"][0], 0, a["pads"][1]]
+        ih, iw = two(x.shape[2:])
+        oh, ow = two(y.shape[2:])
+        has_bias = len(node.inputs) > 2 and bool(node.inputs[2])
+        dt = x.dtype
+        args = {"n": x.shape[0], "c": x.shape[1], "m": w.shape[0], "group": a["group"],
+                "cg": x.shape[1] // a["group"], "mg": w.shape[0] // a["group"],
+                "ih": ih, "iw": iw, "in_plane": ih * iw, "k_plane": k[0] * k[1], "oh": oh, "ow": ow, "kh": k[0], "kw": k[1], "sh": s[0], "sw": s[1],
+                "dh": d[0], "dw": d[1], "ph": p[0], "pw": p[1], "ctype": ctx.ctype(dt),
+                "init": "x2[oc]" if has_bias else ctx.literal(0, dt),
+                "store": activation_expr(a.get("activation"), "acc", dt)}
+        return CKernel("conv2d", args)
