@@ -293,6 +293,8 @@ def import_model(model: onnx.ModelProto, input_shapes: dict[str, tuple[int, ...]
             if declared is None:
                 raise UsageError(f"input '{vi.name}' has no declared shape; pass --input-shape {vi.name}=D0,D1,...")
             for i, d in enumerate(declared):
+                if d == 0:
+                    raise UnsupportedError(f"input '{vi.name}' dimension {i} has size 0; empty tensors are not supported")
                 if not isinstance(d, int) or d <= 0:
                     raise UsageError(
                         f"input '{vi.name}' dimension {i} is dynamic ('{d or '?'}'); fix it with "
