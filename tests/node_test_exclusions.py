@@ -19,6 +19,18 @@ EXCLUDED.update({
 
 # --- pooling / softmax / reduce / lrn ------------------------------------------
 EXCLUDED.update({
+    "test_averagepool_3d_default": "3-D pooling is not supported (1-D and 2-D are): refused with a clear error",
+    "test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_False": "3-D pooling is not supported (1-D and 2-D are): refused with a clear error",
+    "test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_True": "3-D pooling is not supported (1-D and 2-D are): refused with a clear error",
+    "test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_False": "3-D pooling is not supported (1-D and 2-D are): refused with a clear error",
+    "test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_True": "3-D pooling is not supported (1-D and 2-D are): refused with a clear error",
+    "test_averagepool_3d_dilations_small": "3-D pooling is not supported (1-D and 2-D are): refused with a clear error",
+    "test_maxpool_3d_default": "3-D pooling is not supported (1-D and 2-D are): refused with a clear error",
+    "test_maxpool_3d_dilations": "3-D pooling is not supported (1-D and 2-D are): refused with a clear error",
+    "test_maxpool_3d_dilations_use_ref_impl": "3-D pooling is not supported (1-D and 2-D are): refused with a clear error",
+    "test_maxpool_3d_dilations_use_ref_impl_large": "3-D pooling is not supported (1-D and 2-D are): refused with a clear error",
+    "test_maxpool_with_argmax_2d_precomputed_pads": "MaxPool's Indices output is not supported: refused with a clear error",
+    "test_maxpool_with_argmax_2d_precomputed_strides": "MaxPool's Indices output is not supported: refused with a clear error",
 })
 
 # --- shape and data movement (reshape, concat, split, slice, transpose) -----
