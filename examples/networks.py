@@ -140,7 +140,30 @@ def dscnn_net(seed: int = 0) -> onnx.ModelProto:
     return b.model("dscnn", [1, 1, 49, 10], b.gemm(x, 64, 12), 12)
 
 
-ALL = {"lenet": lenet, "resnet_block": resnet_block_net, "mobilenetv2": mobilenetv2_net, "dscnn": dscnn_net}
+def squeezenet_net(seed: int = 0) -> onnx.ModelProto:
+    """SqueezeNet-style: fire modules (squeeze 1x1, expand 1x1 + 3x3, concatenated), 3x64x64."""
+    b = Builder(seed)
+
+    def fire(x, cin, squeeze, expand):
+        s = b.relu(b.conv(x, cin, squeeze, 1, pad=[0, 0, 0, 0], bias=True))
+        e1 = b.relu(b.conv(s, squeeze, expand, 1, pad=[0, 0, 0, 0], bias=True))
+        e3 = b.relu(b.conv(s, squeeze, expand, 3, bias=True))
+        return b.node("Concat", [e1, e3], axis=1)
+
+    x = b.relu(b.conv("input", 3, 32, 3, 2, pad=[0, 0, 0, 0], bias=True))
+    x = b.node("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)
+    x = fire(x, 32, 8, 32)
+    x = fire(x, 64, 8, 32)
+    x = b.node("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)
+    x = fire(x, 64, 16, 48)
+    x = b.node("Dropout", [x, b.const("ratio", np.float32(0.5))])
+    x = b.relu(b.conv(x, 96, 10, 1, pad=[0, 0, 0, 0], bias=True))
+    x = b.node("Flatten", [b.node("GlobalAveragePool", [x])])
+    return b.model("squeezenet", [1, 3, 64, 64], x, 10)
+
+
+ALL = {"lenet": lenet, "resnet_block": resnet_block_net, "mobilenetv2": mobilenetv2_net,
+       "squeezenet": squeezenet_net, "dscnn": dscnn_net}
 
 
 def save_all(folder: str | Path) -> None:
