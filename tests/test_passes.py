@@ -105,3 +105,27 @@ def test_pipeline_end_to_end_matches_unoptimized():
     assert len(log) == 6
     for x, b in zip(xs, before):
         np.testing.assert_allclose(reference.run(g, x)["y"], b, rtol=1e-5, atol=1e-5)
+
+
+def test_fold_pad_into_conv_matches_onnxruntime(tmp_path):
+    import onnxruntime as ort
+
+    from convc.compiler.codegen.c import generate_c
+    from convc.compiler.output import write_dir
+    from convc.runtime.host import HostModel
+
+    rng = np.random.default_rng(3)
+    m = make([h.make_node("Pad", ["x", "pads"], ["p"], name="pad", mode="constant"),
+              h.make_node("Conv", ["p", "w"], ["y"], name="conv", kernel_shape=[3, 3], pads=[0, 1, 0, 1])],
+             [vi("x", [1, 2, 6, 6])], [vi("y", [1, 3, 6, 6])],
+             [const("pads", np.array([0, 0, 1, 0, 0, 0, 1, 0], np.int64)),
+              const("w", rng.standard_normal((3, 2, 3, 3)).astype(np.float32))])
+    g = import_model(m)
+    assert [n.op for n in g.nodes] == ["Pad", "Conv"]
+    run_passes(g)
+    assert [n.op for n in g.nodes] == ["Conv"] and g.nodes[0].attrs["pads"] == [1, 1, 1, 1]
+    x = rng.standard_normal((1, 2, 6, 6)).astype(np.float32)
+    want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_allclose(reference.run(g, {"x": x})["y"], want, atol=1e-5)
+    got = HostModel(write_dir(tmp_path / "c", generate_c(g).files)).run({"x": x})["y"]
+    np.testing.assert_allclose(got, want, atol=1e-5)
