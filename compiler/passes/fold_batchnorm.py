@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Node
-from .util import single_consumer
+from .util import absorb, single_consumer
 
 FOLDABLE = ("Conv", "ConvTranspose", "Gemm")
 
@@ -71,10 +71,7 @@ def fold_batchnorm(graph: Graph) -> bool:
         ss = _bn_scale_shift(graph, bn)
         if ss is None or not _fold_into(graph, prod, *ss):
             continue
-        out = bn.outputs[0]
-        graph.nodes.remove(bn)
-        del graph.tensors[prod.outputs[0]]
-        prod.outputs = [out]
+        absorb(graph, prod, bn)
         producers = graph.producers()
         changed = True
     return changed

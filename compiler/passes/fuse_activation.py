@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..ir import Graph
 from ..ops.activations import FUSABLE
-from .util import single_consumer
+from .util import absorb, single_consumer
 
 PRODUCERS = ("Conv", "ConvTranspose", "Gemm")
 
@@ -23,10 +23,7 @@ def fuse_activation(graph: Graph) -> bool:
         if graph.tensors[act.inputs[0]].dtype not in ("float32", "float64"):
             continue
         prod.attrs["activation"] = {"op": act.op, **act.attrs}
-        out = act.outputs[0]
-        graph.nodes.remove(act)
-        del graph.tensors[prod.outputs[0]]
-        prod.outputs = [out]
+        absorb(graph, prod, act)
         producers = graph.producers()
         changed = True
     return changed

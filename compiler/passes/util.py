@@ -19,3 +19,10 @@ def single_consumer(graph: Graph, tensor: str) -> Node | None:
         return None
     readers = [n for n in graph.nodes if tensor in n.inputs]
     return readers[0] if len(readers) == 1 and readers[0].inputs.count(tensor) == 1 else None
+
+
+def absorb(graph: Graph, prod: Node, user: Node) -> None:
+    """`prod` took over `user`'s work: drop `user`, and `prod` writes `user`'s output directly."""
+    graph.nodes.remove(user)
+    del graph.tensors[prod.outputs[0]]
+    prod.outputs = [user.outputs[0]]
