@@ -93,7 +93,7 @@ class _Pool(OpDef):
                     out[:, :, i, j] = win.max(axis=(2, 3))
                 else:
                     out[:, :, i, j] = (win.astype(np.float64).sum(axis=(2, 3)) / div[i, j]).astype(x.dtype)
-        return [out.reshape(self.infer(node, [_T(x)])[0][0])]
+        return [out if x.ndim == 4 else out[:, :, 0, :]]
 
     def c_kernel(self, node, graph, ctx):
         x = graph.tensors[node.inputs[0]]
@@ -109,11 +109,6 @@ class _Pool(OpDef):
         args["divisors"] = ctx.add_table(node.name + "_div", self.divisors(node, x.shape).ravel(), x.dtype)
         args["zero"] = ctx.literal(0, x.dtype)
         return CKernel("avgpool2d", args)
-
-
-class _T:  # minimal tensor stand-in for infer() inside reference()
-    def __init__(self, a):
-        self.shape, self.dtype = a.shape, a.dtype.name
 
 
 @register
