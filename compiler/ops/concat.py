@@ -44,3 +44,48 @@ class Concat(OpDef):
             parts.append({"src": f"x{k}", "chunk": t.shape[ax] * inner, "offset": off})
             off += t.shape[ax] * inner
         return CKernel("concat", {"outer": outer, "total": total, "parts": parts})
+
+
+@register
+class Split(OpDef):
+    """Split along one axis into static chunk sizes (`split` attr/input, or `num_outputs`, or equal)."""
+
+    name = "Split"
+    onnx_types = ("Split",)
+
+    def import_onnx(self, ctx, node):
+        a = ctx.attrs(node)
+        x = ctx.tensor(node.input[0])
+        ax = norm_axis(int(a.get("axis", 0)), len(x.shape))
+        n_out = len(node.output)
+        split = a.get("split") if ctx.opset < 13 else ctx.require_const(node, 1, "split")
+        if split is not None and len(split):
+            sizes = [int(v) for v in split]
+        else:
+            n = int(a.get("num_outputs", n_out))
+            chunk = -(-x.shape[ax] // n)
+            sizes = [chunk] * (n - 1) + [x.shape[ax] - chunk * (n - 1)]
+        if sum(sizes) != x.shape[ax] or len(sizes) != n_out or any(s < 0 for s in sizes):
+            raise ctx.unsupported(node, f"split sizes {sizes} do not cover axis {ax} of {list(x.shape)} in {n_out} outputs")
+        ctx.emit("Split", [node.input[0]], list(node.output), {"axis": ax, "sizes": sizes}, node=node)
+
+    def infer(self, node, inputs):
+        x = inputs[0]
+        ax = node.attrs["axis"]
+        return [(tuple(s if i == ax else d for i, d in enumerate(x.shape)), x.dtype) for s in node.attrs["sizes"]]
+
+    def reference(self, node, inputs):
+        cuts = np.cumsum(node.attrs["sizes"])[:-1]
+        return [p.copy() for p in np.split(inputs[0], cuts, axis=node.attrs["axis"])]
+
+    def c_kernel(self, node, graph, ctx):
+        x = graph.tensors[node.inputs[0]]
+        ax = node.attrs["axis"]
+        outer = int(np.prod(x.shape[:ax], dtype=np.int64))
+        inner = int(np.prod(x.shape[ax + 1:], dtype=np.int64))
+        parts, off = [], 0
+        for k, s in enumerate(node.attrs["sizes"]):
+            if node.outputs[k]:
+                parts.append({"dst": f"y{k}", "chunk": s * inner, "offset": off})
+            off += s * inner
+        return CKernel("split", {"outer": outer, "total": x.shape[ax] * inner, "parts": parts})
