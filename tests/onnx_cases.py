@@ -135,3 +135,24 @@ def check_case(model: onnx.ModelProto, data_sets, rtol: float = 1e-3, atol: floa
         got = build.run(feed)
         for name, want in zip(graph.outputs, outs):
             _close(got[name], np.asarray(want), rtol, c_atol)
+
+
+# ops whose every input is structural (the whole node folds to a constant)
+ALL_STRUCTURAL = ("ConstantOfShape", "Range")
+
+
+def kept_inputs(model: onnx.ModelProto) -> int:
+    return 0 if model.graph.node[0].op_type in ALL_STRUCTURAL else 1
+
+
+def freeze_inputs(model: onnx.ModelProto, values) -> onnx.ModelProto:
+    """Turn every structural graph input (all after the first, or all for ALL_STRUCTURAL ops)
+    into an initializer holding `values[i]`."""
+    keep = kept_inputs(model)
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    inputs = list(m.graph.input)
+    del m.graph.input[keep:]
+    for vi, v in zip(inputs[keep:], values[keep:]):
+        m.graph.initializer.append(numpy_helper.from_array(_array(v), vi.name))
+    return m

@@ -3,8 +3,8 @@ every model whose ops convc claims runs through the oracle and the C target."""
 import pytest
 
 from convc.compiler.ops.registry import onnx_op_types
-from node_test_exclusions import EXCLUDED
-from onnx_cases import check_case, folder_cases, load_folder_case
+from node_test_exclusions import EXCLUDED, RUNTIME_SHAPE
+from onnx_cases import check_case, folder_cases, freeze_inputs, kept_inputs, load_folder_case
 
 
 def _claimed(kind):
@@ -28,3 +28,12 @@ def test_folder_case(case, tmp_path):
     kind, name = case.split("/")
     model, data_sets = load_folder_case(kind, name)
     check_case(model, data_sets, rtol=1e-3, atol=1e-5, tmp=str(tmp_path))
+
+
+@pytest.mark.parametrize("case", sorted(k for k, v in EXCLUDED.items() if v == RUNTIME_SHAPE and "/" in k))
+def test_folder_case_with_static_shape_inputs(case, tmp_path):
+    kind, name = case.split("/")
+    model, data_sets = load_folder_case(kind, name)
+    for k, (ins, outs) in enumerate(data_sets):
+        check_case(freeze_inputs(model, ins), [(ins[:kept_inputs(model)], outs)], rtol=1e-3, atol=1e-5,
+                   tmp=str(tmp_path / str(k)))

@@ -123,3 +123,118 @@ class Conv(OpDef):
                 "init": "x2[oc]" if has_bias else ctx.literal(0, dt),
                 "store": activation_expr(a.get("activation"), "acc", dt)}
         return CKernel("conv2d", args)
+
+
+def conv_transpose_geometry(in_sp, k, strides, dil, out_pad, auto_pad, pads, output_shape):
+    """(pads begins+ends, output spatial size) following the ONNX reference implementation."""
+    r = len(in_sp)
+    full = [strides[i] * (in_sp[i] - 1) + out_pad[i] + (k[i] - 1) * dil[i] + 1 for i in range(r)]
+    if pads is None and auto_pad in ("SAME_UPPER", "SAME_LOWER") or output_shape is not None and pads is None:
+        out = list(output_shape) if output_shape is not None else [in_sp[i] * strides[i] for i in range(r)]
+        total = [full[i] - out[i] for i in range(r)]
+        if auto_pad == "SAME_UPPER":
+            pads = [t // 2 for t in total] + [t - t // 2 for t in total]
+        else:
+            pads = [t - t // 2 for t in total] + [t // 2 for t in total]
+        return pads, out
+    pads = list(pads) if pads is not None else [0] * (2 * r)
+    out = list(output_shape) if output_shape is not None else [full[i] - pads[i] - pads[r + i] for i in range(r)]
+    return pads, out
+
+
+@register
+class ConvTranspose(OpDef):
+    """Transposed convolution (1-D and 2-D): groups, strides, dilations, pads, auto_pad,
+    output_padding, output_shape, optional bias and fused activation. Weight layout (C, M/group, k...)."""
+
+    name = "ConvTranspose"
+    onnx_types = ("ConvTranspose",)
+
+    def import_onnx(self, ctx, node):
+        a = ctx.attrs(node)
+        x, w = ctx.tensor(node.input[0]), ctx.tensor(node.input[1])
+        r = len(x.shape) - 2
+        if r not in (1, 2):
+            raise ctx.unsupported(node, f"{r}-D transposed convolution is not supported (1-D and 2-D are)")
+        k = [int(v) for v in a.get("kernel_shape", w.shape[2:])]
+        strides = [int(v) for v in a.get("strides", [1] * r)]
+        dil = [int(v) for v in a.get("dilations", [1] * r)]
+        out_pad = [int(v) for v in a.get("output_padding", [0] * r)]
+        oshape = a.get("output_shape")
+        if oshape is not None:
+            oshape = [int(v) for v in oshape][-r:]
+        pads = a.get("pads")
+        if a.get("auto_pad", "NOTSET") == "VALID":
+            pads = [0] * (2 * r)
+        pads, out = conv_transpose_geometry(x.shape[2:], k, strides, dil, out_pad, a.get("auto_pad", "NOTSET"),
+                                            None if pads is None else [int(v) for v in pads], oshape)
+        attrs = {"kernel_shape": k, "strides": strides, "dilations": dil, "pads": pads, "output_size": out,
+                 "group": int(a.get("group", 1))}
+        ctx.emit("ConvTranspose", list(node.input[:3]), [node.output[0]], attrs, node=node)
+
+    def infer(self, node, inputs):
+        x, w = inputs[0], inputs[1]
+        need_float(node, x.dtype)
+        g = node.attrs["group"]
+        if x.shape[1] != w.shape[0] or w.shape[0] % g:
+            raise ValueError(f"channels {x.shape[1]} and weight {list(w.shape)} disagree with group={g}")
+        if list(w.shape[2:]) != node.attrs["kernel_shape"]:
+            raise ValueError(f"kernel_shape {node.attrs['kernel_shape']} != weight {list(w.shape[2:])}")
+        out = node.attrs["output_size"]
+        if any(o <= 0 for o in out):
+            raise ValueError(f"output size {out} is empty")
+        return [((x.shape[0], w.shape[1] * g, *out), x.dtype)]
+
+    def reference(self, node, inputs):
+        """Scatter form: every input pixel adds its weighted kernel into the (padded) output."""
+        x, w = inputs[0], inputs[1]
+        b = inputs[2] if len(inputs) > 2 else None
+        a = node.attrs
+        r = x.ndim - 2
+        lift = (lambda v: list(v)) if r == 2 else (lambda v: [1] + list(v))
+        s, d, k = lift(a["strides"]), lift(a["dilations"]), lift(a["kernel_shape"])
+        p = a["pads"] if r == 2 else [0, a["pads"][0], 0, a["pads"][1]]
+        out = lift(a["output_size"])
+        x2 = x if r == 2 else x[:, :, None, :]
+        w2 = w if r == 2 else w[:, :, None, :]
+        n, c, ih, iw = x2.shape
+        g = a["group"]
+        cg, mg = c // g, w.shape[1]
+        full = [max(s[i] * (x2.shape[2 + i] - 1) + (k[i] - 1) * d[i] + 1, p[i] + out[i]) for i in range(2)]
+        y = np.zeros((n, g * mg, full[0], full[1]), np.float64)
+        for ky in range(k[0]):
+            for kx in range(k[1]):
+                for gi in range(g):
+                    contrib = np.einsum("nchw,cm->nmhw", x2[:, gi * cg:(gi + 1) * cg],
+                                        w2[gi * cg:(gi + 1) * cg, :, ky, kx])
+                    y[:, gi * mg:(gi + 1) * mg, ky * d[0]: ky * d[0] + s[0] * (ih - 1) + 1: s[0],
+                      kx * d[1]: kx * d[1] + s[1] * (iw - 1) + 1: s[1]] += contrib
+        y = y[:, :, p[0]:p[0] + out[0], p[1]:p[1] + out[1]]
+        if b is not None:
+            y = y + b.reshape(1, -1, 1, 1)
+        y = y.astype(x.dtype).reshape((n, g * mg, *a["output_size"]))
+        return [apply_activation(a.get("activation"), y)]
+
+    def macs(self, node, graph):
+        x = graph.tensors[node.inputs[0]]
+        w = graph.tensors[node.inputs[1]]
+        return int(np.prod(x.shape)) * int(np.prod(w.shape[1:]))
+
+    def c_kernel(self, node, graph, ctx):
+        x, w, y = (graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]], graph.tensors[node.outputs[0]])
+        a = node.attrs
+        r = len(x.shape) - 2
+        two = (lambda v: list(v)) if r == 2 else (lambda v: [1] + list(v))
+        k, s, d = two(a["kernel_shape"]), two(a["strides"]), two(a["dilations"])
+        p = a["pads"] if r == 2 else [0, a["pads"][0], 0, a["pads"][1]]
+        ih, iw = two(x.shape[2:])
+        oh, ow = two(y.shape[2:])
+        g = a["group"]
+        has_bias = len(node.inputs) > 2 and bool(node.inputs[2])
+        dt = x.dtype
+        args = {"n": x.shape[0], "c": x.shape[1], "m": y.shape[1], "group": g, "cg": x.shape[1] // g, "mg": w.shape[1],
+                "ih": ih, "iw": iw, "in_plane": ih * iw, "k_plane": k[0] * k[1], "oh": oh, "ow": ow,
+                "kh": k[0], "kw": k[1], "sh": s[0], "sw": s[1], "dh": d[0], "dw": d[1], "ph": p[0], "pw": p[1],
+                "ctype": ctx.ctype(dt), "init": "x2[oc]" if has_bias else ctx.literal(0, dt),
+                "store": activation_expr(a.get("activation"), "acc", dt)}
+        return CKernel("conv_transpose2d", args)

@@ -110,3 +110,33 @@ class PRelu(_Broadcast):
     def expr(self, operands):
         x, s = operands
         return f"{x} < 0 ? {x} * {s} : {x}"
+
+
+@register
+class Max(_Broadcast):
+    name = "Max"
+    onnx_types = ("Max",)
+
+    def compute(self, *xs):
+        return np.maximum.reduce(np.broadcast_arrays(*xs)) if len(xs) > 1 else xs[0]
+
+    def expr(self, operands):
+        e = operands[0]
+        for o in operands[1:]:
+            e = f"({o} > {e} ? {o} : {e})"
+        return e
+
+
+@register
+class Min(_Broadcast):
+    name = "Min"
+    onnx_types = ("Min",)
+
+    def compute(self, *xs):
+        return np.minimum.reduce(np.broadcast_arrays(*xs)) if len(xs) > 1 else xs[0]
+
+    def expr(self, operands):
+        e = operands[0]
+        for o in operands[1:]:
+            e = f"({o} < {e} ? {o} : {e})"
+        return e

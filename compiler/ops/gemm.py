@@ -1,11 +1,11 @@
 """Gemm: Y = act(alpha * A' @ B' + beta * C), with the ONNX transA/transB/alpha/beta attrs.
-(MatMul is not claimed yet.)"""
+MatMul: numpy matmul semantics (1-D operands promoted, batch dims broadcast)."""
 from __future__ import annotations
 
 import numpy as np
 
 from .activations import activation_expr, apply_activation
-from .common import broadcast_strides, need_float
+from .common import broadcast_shape, broadcast_strides, need_float
 from .registry import CKernel, OpDef, register
 
 
@@ -72,3 +72,59 @@ class Gemm(OpDef):
             "store": activation_expr(node.attrs.get("activation"), f"({value})", dt),
         }
         return CKernel("gemm", args)
+
+
+def matmul_dims(a_shape, b_shape):
+    """(batch shape, M, N, K, output shape) for numpy matmul of these operand shapes."""
+    if not a_shape or not b_shape:
+        raise ValueError("MatMul operands must have rank >= 1")
+    a2 = (1, *a_shape) if len(a_shape) == 1 else tuple(a_shape)
+    b2 = (*b_shape, 1) if len(b_shape) == 1 else tuple(b_shape)
+    m, k = a2[-2:]
+    k2, n = b2[-2:]
+    if k != k2:
+        raise ValueError(f"inner dimensions differ ({k} vs {k2})")
+    batch = broadcast_shape(a2[:-2], b2[:-2])
+    out = list(batch) + ([m] if len(a_shape) > 1 else []) + ([n] if len(b_shape) > 1 else [])
+    return batch, m, n, k, tuple(out), a2, b2
+
+
+@register
+class MatMul(OpDef):
+    name = "MatMul"
+    onnx_types = ("MatMul",)
+
+    def infer(self, node, inputs):
+        a, b = inputs[0], inputs[1]
+        need_float(node, a.dtype)
+        if a.dtype != b.dtype:
+            raise ValueError(f"operand dtypes differ ({a.dtype}, {b.dtype})")
+        return [(matmul_dims(a.shape, b.shape)[4], a.dtype)]
+
+    def reference(self, node, inputs):
+        return [np.matmul(inputs[0], inputs[1]).astype(inputs[0].dtype)]
+
+    def macs(self, node, graph):
+        batch, m, n, k, *_ = matmul_dims(graph.tensors[node.inputs[0]].shape, graph.tensors[node.inputs[1]].shape)
+        return int(np.prod(batch, dtype=np.int64)) * m * n * k
+
+    def c_kernel(self, node, graph, ctx):
+        a, b = graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]]
+        batch, m, n, k, _, a2, b2 = matmul_dims(a.shape, b.shape)
+        nb = int(np.prod(batch, dtype=np.int64))
+        offs = {}
+        for key, full, mat in (("a", a2, m * k), ("b", b2, k * n)):
+            st = [s * mat for s in broadcast_strides(full[:-2], batch)]
+            idx = np.zeros(batch, np.int64) if batch else np.zeros((), np.int64)
+            for d, s in enumerate(st):
+                idx = idx + (np.arange(batch[d]) * s).reshape([-1 if j == d else 1 for j in range(len(batch))])
+            flat = np.ravel(idx)
+            if nb == 1:
+                offs[key] = str(int(flat[0]))
+            elif np.array_equal(flat, np.arange(nb) * mat):
+                offs[key] = f"bi * {mat}"
+            else:
+                offs[key] = f"{ctx.add_table(f'{node.name}_{key}off', flat.astype(np.int32), 'int32')}[bi]"
+        args = {"batch": nb, "m": m, "n": n, "k": k, "mn": m * n, "ctype": ctx.ctype(a.dtype), "zero": ctx.literal(0, a.dtype),
+                "a_offset": offs["a"], "b_offset": offs["b"]}
+        return CKernel("matmul", args)
