@@ -1,0 +1,533 @@
+"""Latency and memory of convc's C target next to ONNX Runtime, one row per network.
+
+    python benchmarks/bench.py [--repeat N] [--networks a,b] [--json out.json] [--markdown]
+
+Networks: every network of examples/networks.py ``ALL`` (built in memory, saved to a temp dir),
+examples/digits_mlp/digits_mlp.onnx, and examples/digits/digits.onnx when it exists.
+
+Latency is the median of N single inferences after a warm-up, batch 1, one thread:
+  * ONNX Runtime: CPUExecutionProvider, intra_op = inter_op = 1 thread, ORT_ENABLE_ALL, timed around
+    ``InferenceSession.run`` from Python (so it includes the Python binding's per-call cost; that
+    floor is measured on a one-node Identity model and printed above the table).
+  * convc C: the generated C built by ``convc.runtime.host.build_shared`` with ``-O3 -march=native``
+    (plus the project's strict flags), timed *inside C*: a small timing loop compiled into the same
+    shared library calls ``<prefix>_run`` and reads CLOCK_MONOTONIC around every call, so no ctypes
+    overhead is in the number (the ctypes cost is measured too and printed above the table).
+Memory: convc's planned arena (the planner's peak) vs the sum of all activation tensors (what an
+allocator without reuse needs) vs the weights that ship. ORT's memory is not measured (see README).
+
+More runtimes: append a ``Runner`` to ``RUNNERS``; the first runner is the baseline of the ratio
+columns. A runner returns ``Timing(us=None, reason=...)`` when it cannot run a network.
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import datetime
+import gc
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "examples"))
+
+import onnx  # noqa: E402
+
+from convc.compiler.driver import compile_graph, load_and_optimize  # noqa: E402
+from convc.compiler.errors import ConvcError  # noqa: E402
+from convc.compiler.stats import graph_macs  # noqa: E402
+from convc.runtime.host import build_shared, host_cc  # noqa: E402
+
+OPT = "-O3"
+ARCH_FLAGS = ["-march=native"]
+DEFAULT_REPEAT = 500
+DIGITS_MLP = ROOT / "examples" / "digits_mlp" / "digits_mlp.onnx"
+DIGITS = ROOT / "examples" / "digits" / "digits.onnx"
+SEED = 0
+
+
+# --------------------------------------------------------------------------------------------------
+# networks
+
+@dataclass
+class Net:
+    name: str
+    path: Path
+    graph: object
+    build_dir: Path
+    meta: dict  # convc.json of the generated C
+    feed: dict[str, np.ndarray]  # one input sample, keyed by graph input name (batch axis included)
+    macs: int
+
+
+def network_sources(tmp: Path) -> tuple[list[tuple[str, Path]], list[str]]:
+    """(name, onnx path) for every benchmarked network, and notes about those skipped."""
+    from networks import ALL
+
+    nets, notes = [], []
+    for name, fn in ALL.items():
+        p = tmp / f"{name}.onnx"
+        onnx.save(fn(), p)
+        nets.append((name, p))
+    nets.append(("digits_mlp", DIGITS_MLP))
+    if DIGITS.is_file():
+        nets.append(("digits", DIGITS))
+    else:
+        shown = DIGITS.relative_to(ROOT) if DIGITS.is_relative_to(ROOT) else DIGITS
+        notes.append(f"digits: skipped, {shown} does not exist (yet)")
+    return nets, notes
+
+
+def prepare(name: str, path: Path, tmp: Path) -> Net:
+    """Import + optimise with convc and write the generated C (raises ConvcError if it cannot)."""
+    graph = load_and_optimize(path)
+    out = tmp / f"{name}-c"
+    compile_graph(graph, "c", out)
+    meta = json.loads((out / "convc.json").read_text())
+    rng = np.random.default_rng(SEED)
+    feed = {}
+    for spec in meta["inputs"]:
+        dt = np.dtype(spec["dtype"])
+        if dt.kind == "f":
+            feed[spec["name"]] = rng.standard_normal(spec["shape"]).astype(dt)
+        else:
+            feed[spec["name"]] = rng.integers(0, 2, spec["shape"]).astype(dt)
+    return Net(name, Path(path), graph, out, meta, feed, graph_macs(graph))
+
+
+# --------------------------------------------------------------------------------------------------
+# runners
+
+@dataclass
+class Timing:
+    us: float | None  # median microseconds per inference, or None (then `reason` says why)
+    reason: str | None = None
+    extra: dict = field(default_factory=dict)  # anything else worth keeping in --json
+    outputs: dict[str, np.ndarray] | None = None  # one inference's outputs, for the sanity check
+
+
+def _stats_us(ns: list[float] | np.ndarray) -> dict:
+    a = np.asarray(ns, dtype=np.float64) / 1e3
+    return {"median_us": float(np.median(a)), "min_us": float(a.min()),
+            "p10_us": float(np.percentile(a, 10)), "p90_us": float(np.percentile(a, 90)), "n": int(a.size)}
+
+
+def _warmup_count(repeat: int) -> int:
+    return max(3, min(20, repeat // 5))
+
+
+class Runner:
+    key = "runner"  # JSON key
+    label = "runner"  # column header: "<label> µs"; ratio column "<short>/<baseline short>"
+    short = "runner"
+
+    def version(self) -> str:
+        return ""
+
+    def time(self, net: Net, repeat: int) -> Timing:
+        raise NotImplementedError
+
+
+class OrtRunner(Runner):
+    key, label, short = "onnxruntime", "ORT", "ORT"
+
+    def __init__(self) -> None:
+        import onnxruntime as ort
+
+        self.ort = ort
+
+    def version(self) -> str:
+        return f"onnxruntime {self.ort.__version__}"
+
+    def session(self, path: Path | bytes):
+        ort = self.ort
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 1
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.log_severity_level = 3
+        return ort.InferenceSession(path if isinstance(path, bytes) else str(path), so,
+                                    providers=["CPUExecutionProvider"])
+
+    def _time_session(self, sess, feed: dict, repeat: int) -> tuple[list[int], list]:
+        for _ in range(_warmup_count(repeat)):
+            sess.run(None, feed)
+        ns = []
+        clock = time.perf_counter_ns
+        gc_was = gc.isenabled()
+        gc.disable()  # as timeit does: no collector pauses inside the samples
+        try:
+            for _ in range(repeat):
+                t0 = clock()
+                res = sess.run(None, feed)
+                ns.append(clock() - t0)
+        finally:
+            if gc_was:
+                gc.enable()
+        return ns, res
+
+    def time(self, net: Net, repeat: int) -> Timing:
+        try:
+            sess = self.session(net.path)
+        except Exception as e:  # noqa: BLE001 - any ORT refusal is a reason, not a crash
+            return Timing(None, f"ORT cannot load it: {str(e).splitlines()[0][:120]}")
+        feed = {i.name: net.feed[i.name] for i in sess.get_inputs()}
+        ns, res = self._time_session(sess, feed, repeat)
+        outs = {o.name: np.asarray(v) for o, v in zip(sess.get_outputs(), res)}
+        st = _stats_us(ns)
+        return Timing(st["median_us"], extra=st, outputs=outs)
+
+    def call_floor_us(self, repeat: int) -> float:
+        """Median of `sess.run` on a one-node Identity over one float: the binding's fixed cost."""
+        from onnx import TensorProto, helper
+
+        g = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "floor",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+        sess = self.session(m.SerializeToString())
+        ns, _ = self._time_session(sess, {"x": np.zeros([1], np.float32)}, max(repeat, 200))
+        return _stats_us(ns)["median_us"]
+
+
+_BENCH_C = """\
+/* Timing loop for convc's benchmark (benchmarks/bench.py): not part of the generated model. */
+#define _POSIX_C_SOURCE 199309L
+#include <time.h>
+
+#include "{prefix}.h"
+
+int convc_bench_loop(void *const *io, void *arena, int warmup, int n, double *ns);
+
+int convc_bench_loop(void *const *io, void *arena, int warmup, int n, double *ns)
+{{
+    struct timespec a, b;
+    int k;
+    for (k = 0; k < warmup; k++)
+        if ({entry}({args}, arena) != 0) return 1;
+    for (k = 0; k < n; k++) {{
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        if ({entry}({args}, arena) != 0) return 1;
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        ns[k] = (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
+    }}
+    return 0;
+}}
+
+int convc_bench_timer(int n, double *ns);
+
+int convc_bench_timer(int n, double *ns)
+{{
+    struct timespec a, b;
+    int k;
+    for (k = 0; k < n; k++) {{
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        ns[k] = (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
+    }}
+    return 0;
+}}
+"""
+
+_CTYPES = {"float32": "float", "float64": "double", "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t",
+           "uint16": "uint16_t", "int32": "int32_t", "uint32": "uint32_t", "int64": "int64_t",
+           "uint64": "uint64_t", "bool": "uint8_t"}
+
+
+class ConvcCRunner(Runner):
+    key, label, short = "convc_c", "convc-C", "C"
+
+    def version(self) -> str:
+        cc = host_cc()
+        r = subprocess.run([cc, "--version"], capture_output=True, text=True)
+        first = r.stdout.splitlines()[0] if r.returncode == 0 and r.stdout else "unknown"
+        return f"{Path(cc).name}: {first}; flags {OPT} {' '.join(ARCH_FLAGS)} (+ -std=c99 strict flags)"
+
+    def build(self, net: Net) -> Path:
+        meta = net.meta
+        args = []
+        for k, spec in enumerate(meta["inputs"]):
+            args.append(f"(const {_CTYPES[spec['dtype']]} *)io[{k}]")
+        for k, spec in enumerate(meta["outputs"]):
+            args.append(f"({_CTYPES[spec['dtype']]} *)io[{len(meta['inputs']) + k}]")
+        src = net.build_dir / "convc_bench.c"
+        src.write_text(_BENCH_C.format(prefix=meta["prefix"], entry=meta["entry"], args=", ".join(args)))
+        # the timing loop is one more source file on the same command line (and in the cache key)
+        return build_shared(net.build_dir, opt=OPT, extra=[*ARCH_FLAGS, str(src)])
+
+    def time(self, net: Net, repeat: int) -> Timing:
+        t0 = time.perf_counter()
+        try:
+            lib_path = self.build(net)
+        except ConvcError as e:
+            return Timing(None, f"C build failed: {str(e).splitlines()[0][:160]}")
+        build_s = time.perf_counter() - t0
+        lib = ctypes.CDLL(str(lib_path))
+        meta = net.meta
+        bufs = [np.ascontiguousarray(net.feed[s["name"]], dtype=s["dtype"]).reshape(s["shape"]) for s in meta["inputs"]]
+        outs = {s["name"]: np.zeros(s["shape"], dtype=s["dtype"]) for s in meta["outputs"]}
+        bufs += list(outs.values())
+        io = (ctypes.c_void_p * len(bufs))(*[b.ctypes.data for b in bufs])
+        arena_np = np.zeros(max(meta["arena_bytes"], 1) + 64, np.uint8)
+        base = arena_np.ctypes.data
+        arena = ctypes.c_void_p(base + (-base) % 64)
+        ns = np.zeros(repeat, np.float64)
+        loop = lib.convc_bench_loop
+        loop.restype = ctypes.c_int
+        loop.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+        rc = loop(io, arena, _warmup_count(repeat), repeat, ns.ctypes.data)
+        if rc != 0:
+            return Timing(None, f"{meta['entry']} returned an error")
+        st = _stats_us(ns)
+        # the same calls through ctypes from Python, to state what in-C timing leaves out
+        fn = getattr(lib, meta["entry"])
+        fn.restype = ctypes.c_int
+        fn.argtypes = [ctypes.c_void_p] * (len(bufs) + 1)
+        ptrs = [b.ctypes.data for b in bufs] + [arena.value]
+        clock = time.perf_counter_ns
+        n_ct = max(3, min(repeat, 100))
+        ct = []
+        gc_was = gc.isenabled()
+        gc.disable()
+        try:
+            for _ in range(n_ct):
+                a = clock()
+                fn(*ptrs)
+                ct.append(clock() - a)
+        finally:
+            if gc_was:
+                gc.enable()
+        st["ctypes_median_us"] = float(np.median(ct)) / 1e3
+        # what one clock_gettime pair costs (it is inside every in-C sample)
+        tn = np.zeros(1000, np.float64)
+        lib.convc_bench_timer.argtypes = [ctypes.c_int, ctypes.c_void_p]
+        lib.convc_bench_timer(tn.size, tn.ctypes.data)
+        st["timer_overhead_us"] = float(np.median(tn)) / 1e3
+        st["build_s"] = round(build_s, 2)
+        return Timing(st["median_us"], extra=st, outputs={k: v.copy() for k, v in outs.items()})
+
+
+RUNNERS: list[type[Runner]] = [OrtRunner, ConvcCRunner]  # first = baseline of the ratio columns
+
+
+# --------------------------------------------------------------------------------------------------
+# machine
+
+def machine_info(runners: list[Runner]) -> dict:
+    cpu, flags = None, set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            k, _, v = line.partition(":")
+            if k.strip() in ("model name", "Model") and cpu is None:
+                cpu = v.strip()
+            if k.strip() == "flags" and not flags:
+                flags = set(v.split())
+    except OSError:
+        pass
+    isa = [f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "amx_tile", "neon", "asimd") if f in flags]
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    try:
+        env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}  # read-only: never refresh the index
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, env=env).stdout.strip() or None
+        if commit:
+            dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--",
+                                    "compiler", "runtime", "c_templates", "targets"],
+                                   capture_output=True, text=True, env=env).stdout.strip()
+            commit += "+uncommitted changes" if dirty else ""
+    except OSError:
+        commit = None
+    return {"cpu": cpu or platform.processor() or platform.machine(), "isa": isa, "cores": os.cpu_count(), "usable_cores": usable,
+            "loadavg": os.getloadavg() if hasattr(os, "getloadavg") else None,
+            "os": f"{platform.system()} {platform.release()} {platform.machine()}",
+            "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "python": platform.python_version(), "numpy": np.__version__, "onnx": onnx.__version__,
+            "convc_commit": commit, "runtimes": {r.key: r.version() for r in runners}}
+
+
+# --------------------------------------------------------------------------------------------------
+# table
+
+def _fmt_macs(n: int) -> str:
+    if n >= 1e9:
+        return f"{n / 1e9:.2f} G"
+    if n >= 1e6:
+        return f"{n / 1e6:.2f} M"
+    if n >= 1e3:
+        return f"{n / 1e3:.2f} k"
+    return str(n)
+
+
+def _fmt_us(us: float | None) -> str:
+    if us is None:
+        return "n/a"
+    return f"{us:.2f}" if us < 10 else f"{us:.1f}" if us < 1000 else f"{us:,.0f}"
+
+
+def _fmt_ratio(r: float | None) -> str:
+    return "n/a" if r is None else f"{r:.2f}"
+
+
+def _kib(b: int) -> str:
+    return f"{b / 1024:.1f}"
+
+
+def table_rows(rows: list[dict], runners: list[Runner]) -> tuple[list[str], list[list[str]]]:
+    base = runners[0]
+    head = ["network", "MACs"] + [f"{r.label} µs" for r in runners] + [f"{r.short}/{base.short}" for r in runners[1:]]
+    head += ["arena KiB", "sum-of-activations KiB", "arena/sum", "weights KiB"]
+    body = []
+    for row in rows:
+        cells = [row["network"], _fmt_macs(row["macs"])]
+        cells += [_fmt_us(row["latency"][r.key]["us"]) for r in runners]
+        cells += [_fmt_ratio(row["ratios"].get(r.key)) for r in runners[1:]]
+        m = row["memory"]
+        cells += [_kib(m["arena_bytes"]), _kib(m["activations_total_bytes"]),
+                  _fmt_ratio(m["arena_over_sum"]), _kib(m["weights_bytes"])]
+        body.append(cells)
+    return head, body
+
+
+def format_text(head: list[str], body: list[list[str]]) -> str:
+    w = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+    line = lambda r: "  ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(r))  # noqa: E731
+    return "\n".join([line(head), "  ".join("-" * x for x in w), *map(line, body)])
+
+
+def format_markdown(head: list[str], body: list[list[str]]) -> str:
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in body]
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------------
+# main
+
+def _max_rel_err(a: dict, b: dict) -> float | None:
+    errs = []
+    for k, x in a.items():
+        if k not in b:
+            continue
+        y = np.asarray(b[k], dtype=np.float64).reshape(np.shape(x))
+        scale = max(float(np.max(np.abs(y))), 1e-6) if y.size else 1.0
+        errs.append(float(np.max(np.abs(np.asarray(x, np.float64) - y))) / scale if y.size else 0.0)
+    return max(errs) if errs else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeat", type=int, default=DEFAULT_REPEAT, help=f"timed runs per network and runtime (default {DEFAULT_REPEAT})")
+    ap.add_argument("--networks", help="comma-separated subset, e.g. lenet,digits_mlp")
+    ap.add_argument("--json", metavar="OUT", help="also write every number (with spreads) to this JSON file")
+    ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    args = ap.parse_args(argv)
+    if args.repeat < 1:
+        ap.error("--repeat must be >= 1")
+
+    runners = [cls() for cls in RUNNERS]
+    t_start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="convc-bench-") as tmp_s:
+        tmp = Path(tmp_s)
+        sources, notes = network_sources(tmp)
+        if args.networks:
+            wanted = [s.strip() for s in args.networks.split(",") if s.strip()]
+            known = {n for n, _ in sources} | {"digits"}
+            unknown = [w for w in wanted if w not in known]
+            if unknown:
+                ap.error(f"unknown network(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            sources = [(n, p) for n, p in sources if n in wanted]
+            notes = [x for x in notes if x.split(":")[0] in wanted]
+
+        info = machine_info(runners)
+        ort_floor = runners[0].call_floor_us(args.repeat) if isinstance(runners[0], OrtRunner) else None
+        rows, failed = [], False
+        for name, path in sources:
+            try:
+                net = prepare(name, path, tmp)
+            except Exception as e:  # noqa: BLE001 - a network convc cannot take is a note, not a crash
+                msg = (str(e).splitlines() or [""])[0][:200]
+                why = msg if isinstance(e, ConvcError) else f"{type(e).__name__}: {msg}"
+                notes.append(f"{name}: skipped, convc cannot compile it: {why}")
+                failed |= name != "digits"
+                continue
+            lat = {}
+            for r in runners:
+                t = r.time(net, args.repeat)
+                lat[r.key] = t
+                if t.us is None:
+                    notes.append(f"{name}: {r.label}: {t.reason}")
+            base = lat[runners[0].key]
+            ratios = {r.key: (lat[r.key].us / base.us if lat[r.key].us and base.us else None) for r in runners[1:]}
+            checks = {}
+            if base.outputs is not None:
+                for r in runners[1:]:
+                    if lat[r.key].outputs is not None:
+                        err = _max_rel_err(lat[r.key].outputs, base.outputs)
+                        checks[r.key] = err
+                        if err is not None and not err <= 1e-3:
+                            notes.append(f"{name}: {r.label} outputs differ from {runners[0].label}: "
+                                         f"max abs err {err:.3g} of the output scale")
+            arena, total = net.meta["arena_bytes"], net.meta["activations_total_bytes"]
+            rows.append({
+                "network": name, "macs": net.macs,
+                "latency": {k: {"us": t.us, "reason": t.reason, **t.extra} for k, t in lat.items()},
+                "ratios": ratios, "max_rel_err_vs_baseline": checks,
+                "memory": {"arena_bytes": arena, "activations_total_bytes": total,
+                           "arena_over_sum": (arena / total) if total else None,
+                           "weights_bytes": net.meta["weights_bytes"]},
+            })
+    elapsed = time.perf_counter() - t_start
+
+    # header
+    print(f"machine: {info['cpu']}, {info['cores']} cores ({info['usable_cores']} usable), "
+          f"ISA {' '.join(info['isa']) or '?'}; {info['os']}")
+    la = info["loadavg"]
+    print(f"date: {info['date']}" + (f"  load average {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}" if la else ""))
+    print("versions: " + "; ".join(info["runtimes"].values())
+          + f"; python {info['python']}, numpy {info['numpy']}, onnx {info['onnx']}, convc {info['convc_commit'] or '?'}")
+    print(f"latency: median of {args.repeat} runs after {_warmup_count(args.repeat)} warm-up runs, batch 1, 1 thread. "
+          "ORT: InferenceSession.run timed from Python (intra/inter-op 1 thread, ORT_ENABLE_ALL). "
+          "convc-C: timed inside C around <prefix>_run (no ctypes in the number).")
+    small = [r for r in rows if r["latency"].get("convc_c", {}).get("ctypes_median_us")]
+    if ort_floor is not None:
+        print(f"call floors: ORT sess.run on a 1-node Identity model {ort_floor:.2f} µs (in every ORT number)", end="")
+        if small:
+            s = min(small, key=lambda r: r["latency"]["convc_c"]["us"])
+            c = s["latency"]["convc_c"]
+            print(f"; ctypes call into convc adds {c['ctypes_median_us'] - c['us']:.2f} µs "
+                  f"({s['network']}: {c['ctypes_median_us']:.2f} µs via ctypes vs {c['us']:.2f} µs in C; not in the table); "
+                  f"one clock_gettime pair costs {c['timer_overhead_us'] * 1e3:.0f} ns (in every convc-C number)", end="")
+        print()
+    print("memory: arena = convc's planned peak, sum = all activation tensors without reuse "
+          "(graph inputs/outputs live in the caller's buffers and are in neither), weights = what ships; "
+          "ORT memory not measured.")
+    print()
+    head, body = table_rows(rows, runners)
+    print(format_markdown(head, body) if args.markdown else format_text(head, body))
+    for n in notes:
+        print(f"note: {n}")
+    print(f"({elapsed:.0f} s)")
+
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": info, "repeat": args.repeat,
+                                               "warmup": _warmup_count(args.repeat),
+                                               "ort_call_floor_us": ort_floor, "rows": rows, "notes": notes,
+                                               "elapsed_s": elapsed}, indent=2, default=float) + "\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

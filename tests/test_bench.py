@@ -1,0 +1,36 @@
+"""benchmarks/bench.py still runs end to end: one tiny network, two timed runs, every number sane."""
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks" / "bench.py"
+
+
+def test_bench_runs_on_one_tiny_network(tmp_path):
+    out = tmp_path / "bench.json"
+    r = subprocess.run([sys.executable, str(BENCH), "--repeat", "2", "--networks", "lenet", "--markdown",
+                        "--json", str(out)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    text = r.stdout
+    assert "machine:" in text and "onnxruntime" in text and "date:" in text
+
+    # the Markdown row: network, MACs, ORT µs, convc-C µs, C/ORT, arena, sum, arena/sum, weights
+    rows = [ln for ln in text.splitlines() if ln.startswith("| lenet |")]
+    assert len(rows) == 1, text
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert len(cells) == 9, cells
+    numbers = [float(c.replace(",", "")) for c in cells[2:]]
+    assert all(math.isfinite(x) and x > 0 for x in numbers), cells
+
+    data = json.loads(out.read_text())
+    (row,) = data["rows"]
+    assert row["network"] == "lenet" and row["macs"] > 0
+    for key in ("onnxruntime", "convc_c"):
+        us = row["latency"][key]["us"]
+        assert us is not None and math.isfinite(us) and us > 0, row["latency"][key]
+    mem = row["memory"]
+    assert 0 < mem["arena_bytes"] <= mem["activations_total_bytes"] and mem["weights_bytes"] > 0
+    assert row["max_rel_err_vs_baseline"]["convc_c"] < 1e-3  # the timed C computes what ORT computes
