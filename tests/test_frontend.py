@@ -142,12 +142,12 @@ def test_absurd_tensor_size_refused(tmp_path, capsys):
 
 
 def test_old_opset_refused(tmp_path, capsys):
-    m = make([h.make_node("Relu", ["x"], ["y"], name="r")], [vi("x", [1, 3])], [vi("y", [1, 3])], opset=6)
+    m = make([h.make_node("Relu", ["x"], ["y"], name="r")], [vi("x", [1, 3])], [vi("y", [1, 3])], opset=5)
     p = tmp_path / "m.onnx"
     onnx.save(m, p)
     out = tmp_path / "out"
     rc, _, err = run_cli(["compile", str(p), "-o", str(out)], capsys)
-    assert_clean_error(rc, err, out, "opset 6")
+    assert_clean_error(rc, err, out, "opset 5")
 
 
 def test_unknown_target_lists_targets(tmp_path, capsys):

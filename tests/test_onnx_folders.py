@@ -2,6 +2,7 @@
 every model whose ops convc claims runs through the oracle and the C target."""
 import pytest
 
+from convc.compiler.frontend.onnx import MIN_OPSET
 from convc.compiler.ops.registry import onnx_op_types
 from node_test_exclusions import EXCLUDED, RUNTIME_SHAPE
 from onnx_cases import check_case, folder_cases, freeze_inputs, kept_inputs, load_folder_case
@@ -13,7 +14,7 @@ def _claimed(kind):
     for name in folder_cases(kind):
         model, _ = load_folder_case(kind, name)
         opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
-        if opset < 7:  # convc supports opset 7+; older files are refused (tested in test_frontend)
+        if opset < MIN_OPSET:  # older files are refused (tested in test_frontend)
             continue
         if {n.op_type for n in model.graph.node} <= ours and f"{kind}/{name}" not in EXCLUDED:
             out.append(f"{kind}/{name}")

@@ -22,7 +22,7 @@ from ..ir import Graph, Node, Tensor
 from ..ops.registry import get_op, onnx_op
 
 MAX_TENSOR_BYTES = 2 << 30  # refuse absurd tensors (2 GiB)
-MIN_OPSET, MAX_OPSET = 7, onnx.defs.onnx_opset_version()
+MIN_OPSET, MAX_OPSET = 6, onnx.defs.onnx_opset_version()
 
 _ONNX_DTYPES = {
     onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.DOUBLE: "float64",

@@ -15,7 +15,7 @@ class BatchNormalization(OpDef):
 
     def import_onnx(self, ctx, node):
         a = ctx.attrs(node)
-        if a.get("training_mode", 0):
+        if a.get("training_mode", 0) or (ctx.opset < 7 and not a.get("is_test", 0)):
             raise ctx.unsupported(node, "training_mode=1 is not supported (inference only)")
         if len([o for o in node.output if o]) > 1:
             raise ctx.unsupported(node, "running mean/var outputs are training-only")

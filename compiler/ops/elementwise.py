@@ -13,11 +13,39 @@ def _int_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where((a < 0) != (b < 0), -q, q).astype(a.dtype)
 
 
+def legacy_broadcast(ctx, node) -> str:
+    """Opset < 7 binary ops: without `broadcast=1` both shapes must be equal; with it, B's
+    dims align with A's starting at `axis` (default: trailing). Returns B reshaped so that
+    numpy broadcasting means the same thing."""
+    a = ctx.attrs(node)
+    sa, sb = ctx.tensor(node.input[0]).shape, ctx.tensor(node.input[1]).shape
+    if not a.get("broadcast", 0):
+        if tuple(sa) != tuple(sb):
+            raise ctx.unsupported(node, f"shapes {list(sa)} and {list(sb)} differ without broadcast=1 (opset {ctx.opset})")
+        return node.input[1]
+    axis = int(a.get("axis", len(sa) - len(sb)))
+    axis = axis + len(sa) if axis < 0 else axis
+    if not 0 <= axis <= len(sa) - len(sb):
+        raise ctx.unsupported(node, f"legacy broadcast of {list(sb)} into {list(sa)} at axis {axis} is invalid")
+    target = list(sb) + [1] * (len(sa) - len(sb) - axis)
+    if target == list(sb):
+        return node.input[1]
+    out = ctx.fresh(node.input[1] + "_bcast")
+    ctx.emit("Reshape", [node.input[1]], [out], {"shape": target}, name=ctx.fresh((node.name or node.op_type) + "_bcast"))
+    return out
+
+
 class _Broadcast(OpDef):
     """y = f(x0, x1, ...) with numpy broadcasting; `c_op` joins the C operands."""
 
     c_op = "+"
     inplace = True  # the planner only aliases when input 0 has the output's shape
+
+    def import_onnx(self, ctx, node):
+        inputs = list(node.input)
+        if ctx.opset < 7 and len(inputs) == 2:
+            inputs[1] = legacy_broadcast(ctx, node)
+        ctx.emit(self.name, inputs, [node.output[0]], {}, node=node)
 
     def infer(self, node, inputs):
         dts = {t.dtype for t in inputs}
@@ -103,6 +131,16 @@ class Sum(_Broadcast):
 class PRelu(_Broadcast):
     name = "PRelu"
     onnx_types = ("PRelu",)
+
+    def import_onnx(self, ctx, node):
+        x, slope = ctx.tensor(node.input[0]), ctx.tensor(node.input[1])
+        s = node.input[1]
+        if ctx.opset < 7 and len(slope.shape) == 1 and len(x.shape) > 2 and slope.shape[0] == x.shape[1] > 1:
+            # PRelu-6: a 1-D slope is per channel (axis 1), not numpy-aligned to the last axis
+            s = ctx.fresh(node.input[1] + "_bcast")
+            ctx.emit("Reshape", [node.input[1]], [s], {"shape": [x.shape[1]] + [1] * (len(x.shape) - 2)},
+                     name=ctx.fresh((node.name or "PRelu") + "_bcast"))
+        ctx.emit(self.name, [node.input[0], s], [node.output[0]], {}, node=node)
 
     def compute(self, x, slope):
         return np.where(x < 0, x * slope, x)

@@ -18,8 +18,6 @@ class Gemm(OpDef):
         a = ctx.attrs(node)
         attrs = {"transA": int(a.get("transA", 0)), "transB": int(a.get("transB", 0)),
                  "alpha": float(a.get("alpha", 1.0)), "beta": float(a.get("beta", 1.0))}
-        if ctx.opset < 7 and a.get("broadcast", 0) == 0 and len(node.input) > 2:
-            raise ctx.unsupported(node, "broadcast=0 (opset < 7) is not supported")
         ctx.emit("Gemm", list(node.input[:3]), [node.output[0]], attrs, node=node)
 
     def _mnk(self, node, a_shape, b_shape):

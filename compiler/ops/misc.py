@@ -45,6 +45,8 @@ class Identity(OpDef):
     inplace = True
 
     def import_onnx(self, ctx, node):
+        if node.op_type == "Dropout" and ctx.opset < 7 and not ctx.attrs(node).get("is_test", 0):
+            raise ctx.unsupported(node, "is_test=0 (training-mode dropout, opset < 7) is not an inference op")
         if node.op_type == "Dropout" and len(node.input) > 2 and node.input[2]:
             training = ctx.const(node.input[2])
             ratio = ctx.const(node.input[1]) if node.input[1] else np.array(0.5)
