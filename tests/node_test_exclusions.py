@@ -64,6 +64,7 @@ EXCLUDED.update({
     "test_unsqueeze_unsorted_axes": RUNTIME_SHAPE,
 })
 
+# --- pad / resize ---------------------------------------------------------------
 EXCLUDED.update({
     "test_constant_pad": RUNTIME_SHAPE,
     "test_constant_pad_axes": RUNTIME_SHAPE,
@@ -72,7 +73,49 @@ EXCLUDED.update({
     "test_reflect_pad": RUNTIME_SHAPE,
     "test_wrap_pad": RUNTIME_SHAPE,
 })
+RESIZE_TF_CROP = "Resize coordinate_transformation_mode tf_crop_and_resize (crop to a region of interest) is not supported: refused with a clear error"
+RESIZE_ANTIALIAS = "Resize antialias=1 (antialiased downscaling filter) is not supported: refused with a clear error"
 EXCLUDED.update({
+    "test_resize_downsample_scales_cubic": RUNTIME_SHAPE,
+    "test_resize_downsample_scales_cubic_A_n0p5_exclude_outside": RUNTIME_SHAPE,
+    "test_resize_downsample_scales_cubic_align_corners": RUNTIME_SHAPE,
+    "test_resize_downsample_scales_cubic_antialias": RESIZE_ANTIALIAS,
+    "test_resize_downsample_scales_linear": RUNTIME_SHAPE,
+    "test_resize_downsample_scales_linear_align_corners": RUNTIME_SHAPE,
+    "test_resize_downsample_scales_linear_antialias": RESIZE_ANTIALIAS,
+    "test_resize_downsample_scales_linear_half_pixel_symmetric": RUNTIME_SHAPE,
+    "test_resize_downsample_scales_nearest": RUNTIME_SHAPE,
+    "test_resize_downsample_sizes_cubic": RUNTIME_SHAPE,
+    "test_resize_downsample_sizes_cubic_antialias": RESIZE_ANTIALIAS,
+    "test_resize_downsample_sizes_linear_antialias": RESIZE_ANTIALIAS,
+    "test_resize_downsample_sizes_linear_pytorch_half_pixel": RUNTIME_SHAPE,
+    "test_resize_downsample_sizes_nearest": RUNTIME_SHAPE,
+    "test_resize_downsample_sizes_nearest_not_larger": RUNTIME_SHAPE,
+    "test_resize_downsample_sizes_nearest_not_smaller": RUNTIME_SHAPE,
+    "test_resize_tf_crop_and_resize": RESIZE_TF_CROP,
+    "test_resize_tf_crop_and_resize_axes_2_3": RESIZE_TF_CROP,
+    "test_resize_tf_crop_and_resize_axes_3_2": RESIZE_TF_CROP,
+    "test_resize_tf_crop_and_resize_extrapolation_value": RESIZE_TF_CROP,
+    "test_resize_upsample_scales_cubic": RUNTIME_SHAPE,
+    "test_resize_upsample_scales_cubic_A_n0p5_exclude_outside": RUNTIME_SHAPE,
+    "test_resize_upsample_scales_cubic_align_corners": RUNTIME_SHAPE,
+    "test_resize_upsample_scales_cubic_asymmetric": RUNTIME_SHAPE,
+    "test_resize_upsample_scales_linear": RUNTIME_SHAPE,
+    "test_resize_upsample_scales_linear_align_corners": RUNTIME_SHAPE,
+    "test_resize_upsample_scales_linear_half_pixel_symmetric": RUNTIME_SHAPE,
+    "test_resize_upsample_scales_nearest": RUNTIME_SHAPE,
+    "test_resize_upsample_scales_nearest_axes_2_3": RUNTIME_SHAPE,
+    "test_resize_upsample_scales_nearest_axes_3_2": RUNTIME_SHAPE,
+    "test_resize_upsample_sizes_cubic": RUNTIME_SHAPE,
+    "test_resize_upsample_sizes_nearest": RUNTIME_SHAPE,
+    "test_resize_upsample_sizes_nearest_axes_2_3": RUNTIME_SHAPE,
+    "test_resize_upsample_sizes_nearest_axes_3_2": RUNTIME_SHAPE,
+    "test_resize_upsample_sizes_nearest_ceil_half_pixel": RUNTIME_SHAPE,
+    "test_resize_upsample_sizes_nearest_floor_align_corners": RUNTIME_SHAPE,
+    "test_resize_upsample_sizes_nearest_not_larger": RUNTIME_SHAPE,
+    "test_resize_upsample_sizes_nearest_not_smaller": RUNTIME_SHAPE,
+    "test_resize_upsample_sizes_nearest_round_prefer_ceil_asymmetric": RUNTIME_SHAPE,
+    "test_upsample_nearest": RUNTIME_SHAPE,
 })
 
 # --- misc (cast, constant, identity, dropout) ----------------------------------

@@ -1,4 +1,4 @@
 """IR ops, one module per op family; the registry imports them on first use."""
 
 ALL_MODULES = ("activations", "elementwise", "misc", "gemm", "batchnorm", "conv", "reshape", "pool", "concat", "softmax", "transpose", "pad",
-               "reduce", "lrn", "slice", "shape", "expand", "gather", "compare", "unary")
+               "reduce", "lrn", "slice", "shape", "expand", "gather", "compare", "unary", "resize")
