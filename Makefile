@@ -1,8 +1,8 @@
 # convc: `make demo` and `make test` set everything up first (scripts/setup.sh).
 PY := .venv/bin/python
 CONVC := .venv/bin/convc
-DEMO_MODEL := examples/digits_mlp/digits_mlp.onnx
-DEMO_DATA := examples/digits_mlp/digits_mlp_test.npz
+DEMO_MODEL := examples/digits/digits.onnx
+DEMO_DATA := examples/digits/digits_test.npz
 
 .PHONY: setup demo test clean
 
@@ -11,7 +11,7 @@ setup:
 
 demo: setup
 	$(CONVC) inspect $(DEMO_MODEL)
-	$(CONVC) compile $(DEMO_MODEL) --target c -o build/digits_mlp-c
+	$(CONVC) compile $(DEMO_MODEL) --target c -o build/digits-c
 	$(CONVC) validate $(DEMO_MODEL) --target c --data $(DEMO_DATA)
 
 test: setup
