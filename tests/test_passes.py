@@ -129,3 +129,36 @@ def test_fold_pad_into_conv_matches_onnxruntime(tmp_path):
     np.testing.assert_allclose(reference.run(g, {"x": x})["y"], want, atol=1e-5)
     got = HostModel(write_dir(tmp_path / "c", generate_c(g).files)).run({"x": x})["y"]
     np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_fold_batchnorm_and_relu6_into_grouped_conv_transpose_matches_onnxruntime(tmp_path):
+    """ConvTranspose (groups=2, stride 2) + BatchNormalization + Clip(0, 6): BN folds into the
+    (C, M/group, k, k) weights, the clamp fuses, and oracle and C agree with ONNX Runtime."""
+    import onnxruntime as ort
+
+    from convc.compiler.codegen.c import generate_c
+    from convc.compiler.output import write_dir
+    from convc.runtime.host import HostModel
+
+    rng = np.random.default_rng(5)
+    f32 = np.float32
+    m = make([h.make_node("ConvTranspose", ["x", "w", "b"], ["t"], name="deconv", group=2, strides=[2, 2],
+                          pads=[1, 1, 0, 0], output_padding=[1, 1]),
+              h.make_node("BatchNormalization", ["t", "s", "o", "mu", "var"], ["n"], name="bn"),
+              h.make_node("Clip", ["n", "lo", "hi"], ["y"], name="relu6")],
+             [vi("x", [1, 4, 5, 5])], [vi("y", None)],
+             [const("w", rng.standard_normal((4, 3, 3, 3)).astype(f32)), const("b", rng.standard_normal(6).astype(f32)),
+              const("s", rng.uniform(0.5, 1.5, 6).astype(f32)), const("o", rng.normal(0, 0.3, 6).astype(f32)),
+              const("mu", rng.normal(0, 0.3, 6).astype(f32)), const("var", rng.uniform(0.5, 1.5, 6).astype(f32)),
+              const("lo", f32(0)), const("hi", f32(6))])
+    g = import_model(m)
+    x = rng.standard_normal((1, 4, 5, 5)).astype(f32)
+    before = reference.run(g, {"x": x})["y"]
+    run_passes(g)
+    assert [n.op for n in g.nodes] == ["ConvTranspose"] and g.nodes[0].attrs["activation"]["op"] == "Clip"
+    want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert want.shape == (1, 6, 11, 11)  # 2*(5-1) + 3 + 1 (output_padding) - 1 (pads)
+    np.testing.assert_allclose(before, want, atol=1e-5)
+    np.testing.assert_allclose(reference.run(g, {"x": x})["y"], want, atol=1e-5)
+    got = HostModel(write_dir(tmp_path / "c", generate_c(g).files)).run({"x": x})["y"]
+    np.testing.assert_allclose(got, want, atol=1e-5)
