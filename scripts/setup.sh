@@ -5,7 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the targets and tests use.
-APT_PACKAGES=(gcc make)
+APT_PACKAGES=(gcc make
+    # ARM Linux targets (arm, armv7): cross compilers + sysroots, QEMU user mode
+    gcc-aarch64-linux-gnu g++-aarch64-linux-gnu gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf qemu-user
+    # Cortex-M targets: bare-metal cross compiler, newlib, QEMU system emulation
+    gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -19,7 +23,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     echo "setup: installing Debian packages: ${missing[*]}"
     $SUDO apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends \
+        -o DPkg::Lock::Timeout=600 "${missing[@]}"
 fi
 
 PY=${PYTHON:-python3}
