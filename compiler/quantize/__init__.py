@@ -1,0 +1,2 @@
+"""int8 post-training quantization (TFLite/TFLM scheme): fixed-point arithmetic, calibration,
+and the rewrite of a float Graph into integer ops."""
