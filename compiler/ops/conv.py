@@ -29,6 +29,36 @@ def resolve_pads(auto_pad: str, in_sp, k_sp, strides, dilations, pads):
     raise ValueError(f"auto_pad {auto_pad!r} is not an ONNX value")
 
 
+def window_attrs(ctx, node, what: str):
+    """(attrs, x, spatial rank, kernel_shape, strides, dilations) of a 1-D/2-D Conv-like node."""
+    a = ctx.attrs(node)
+    x, w = ctx.tensor(node.input[0]), ctx.tensor(node.input[1])
+    r = len(x.shape) - 2
+    if r not in (1, 2):
+        raise ctx.unsupported(node, f"{r}-D {what} is not supported (1-D and 2-D are)")
+    k = [int(v) for v in a.get("kernel_shape", w.shape[2:])]
+    strides = [int(v) for v in a.get("strides", [1] * r)]
+    dil = [int(v) for v in a.get("dilations", [1] * r)]
+    return a, x, r, k, strides, dil
+
+
+def window_kernel_args(node, graph, ctx) -> dict:
+    """Template arguments shared by the Conv and ConvTranspose kernels; 1-D is 2-D with height 1."""
+    x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
+    a = node.attrs
+    two = (lambda v: list(v)) if len(x.shape) == 4 else (lambda v: [1] + list(v))
+    k, s, d = two(a["kernel_shape"]), two(a["strides"]), two(a["dilations"])
+    p = a["pads"] if len(x.shape) == 4 else [0, a["pads"][0], 0, a["pads"][1]]
+    (ih, iw), (oh, ow) = two(x.shape[2:]), two(y.shape[2:])
+    has_bias = len(node.inputs) > 2 and bool(node.inputs[2])
+    dt = x.dtype
+    return {"n": x.shape[0], "c": x.shape[1], "group": a["group"], "cg": x.shape[1] // a["group"],
+            "ih": ih, "iw": iw, "in_plane": ih * iw, "k_plane": k[0] * k[1], "oh": oh, "ow": ow,
+            "kh": k[0], "kw": k[1], "sh": s[0], "sw": s[1], "dh": d[0], "dw": d[1], "ph": p[0], "pw": p[1],
+            "ctype": ctx.ctype(dt), "init": "x2[oc]" if has_bias else ctx.literal(0, dt),
+            "store": activation_expr(a.get("activation"), "acc", dt)}
+
+
 def conv_out_size(n, k, s, d, pb, pe):
     return (n + pb + pe - ((k - 1) * d + 1)) // s + 1
 
@@ -39,14 +69,7 @@ class Conv(OpDef):
     onnx_types = ("Conv",)
 
     def import_onnx(self, ctx, node):
-        a = ctx.attrs(node)
-        x, w = ctx.tensor(node.input[0]), ctx.tensor(node.input[1])
-        r = len(x.shape) - 2
-        if r not in (1, 2):
-            raise ctx.unsupported(node, f"{r}-D convolution is not supported (1-D and 2-D are)")
-        k = [int(v) for v in a.get("kernel_shape", w.shape[2:])]
-        strides = [int(v) for v in a.get("strides", [1] * r)]
-        dil = [int(v) for v in a.get("dilations", [1] * r)]
+        a, x, r, k, strides, dil = window_attrs(ctx, node, "convolution")
         pads = resolve_pads(a.get("auto_pad", "NOTSET"), x.shape[2:], k, strides, dil, a.get("pads"))
         attrs = {"kernel_shape": k, "strides": strides, "dilations": dil, "pads": pads, "group": int(a.get("group", 1))}
         ctx.emit("Conv", list(node.input[:3]), [node.output[0]], attrs, node=node)
@@ -106,22 +129,9 @@ class Conv(OpDef):
         return int(np.prod(y.shape)) * int(np.prod(w.shape[1:]))
 
     def c_kernel(self, node, graph, ctx):
-        x, w, y = (graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]], graph.tensors[node.outputs[0]])
-        a = node.attrs
-        r = len(x.shape) - 2
-        two = (lambda v: v) if r == 2 else (lambda v: [1] + list(v))
-        k, s, d = two(a["kernel_shape"]), two(a["strides"]), two(a["dilations"])
-        p = a["pads"] if r == 2 else [0, a["pads"][0], 0, a["pads"][1]]
-        ih, iw = two(x.shape[2:])
-        oh, ow = two(y.shape[2:])
-        has_bias = len(node.inputs) > 2 and bool(node.inputs[2])
-        dt = x.dtype
-        args = {"n": x.shape[0], "c": x.shape[1], "m": w.shape[0], "group": a["group"],
-                "cg": x.shape[1] // a["group"], "mg": w.shape[0] // a["group"],
-                "ih": ih, "iw": iw, "in_plane": ih * iw, "k_plane": k[0] * k[1], "oh": oh, "ow": ow, "kh": k[0], "kw": k[1], "sh": s[0], "sw": s[1],
-                "dh": d[0], "dw": d[1], "ph": p[0], "pw": p[1], "ctype": ctx.ctype(dt),
-                "init": "x2[oc]" if has_bias else ctx.literal(0, dt),
-                "store": activation_expr(a.get("activation"), "acc", dt)}
+        w = graph.tensors[node.inputs[1]]
+        args = window_kernel_args(node, graph, ctx)
+        args.update({"m": w.shape[0], "mg": w.shape[0] // node.attrs["group"]})
         return CKernel("conv2d", args)
 
 
@@ -151,14 +161,7 @@ class ConvTranspose(OpDef):
     onnx_types = ("ConvTranspose",)
 
     def import_onnx(self, ctx, node):
-        a = ctx.attrs(node)
-        x, w = ctx.tensor(node.input[0]), ctx.tensor(node.input[1])
-        r = len(x.shape) - 2
-        if r not in (1, 2):
-            raise ctx.unsupported(node, f"{r}-D transposed convolution is not supported (1-D and 2-D are)")
-        k = [int(v) for v in a.get("kernel_shape", w.shape[2:])]
-        strides = [int(v) for v in a.get("strides", [1] * r)]
-        dil = [int(v) for v in a.get("dilations", [1] * r)]
+        a, x, r, k, strides, dil = window_attrs(ctx, node, "transposed convolution")
         out_pad = [int(v) for v in a.get("output_padding", [0] * r)]
         oshape = a.get("output_shape")
         if oshape is not None:
@@ -221,20 +224,7 @@ class ConvTranspose(OpDef):
         return int(np.prod(x.shape)) * int(np.prod(w.shape[1:]))
 
     def c_kernel(self, node, graph, ctx):
-        x, w, y = (graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]], graph.tensors[node.outputs[0]])
-        a = node.attrs
-        r = len(x.shape) - 2
-        two = (lambda v: list(v)) if r == 2 else (lambda v: [1] + list(v))
-        k, s, d = two(a["kernel_shape"]), two(a["strides"]), two(a["dilations"])
-        p = a["pads"] if r == 2 else [0, a["pads"][0], 0, a["pads"][1]]
-        ih, iw = two(x.shape[2:])
-        oh, ow = two(y.shape[2:])
-        g = a["group"]
-        has_bias = len(node.inputs) > 2 and bool(node.inputs[2])
-        dt = x.dtype
-        args = {"n": x.shape[0], "c": x.shape[1], "m": y.shape[1], "group": g, "cg": x.shape[1] // g, "mg": w.shape[1],
-                "ih": ih, "iw": iw, "in_plane": ih * iw, "k_plane": k[0] * k[1], "oh": oh, "ow": ow,
-                "kh": k[0], "kw": k[1], "sh": s[0], "sw": s[1], "dh": d[0], "dw": d[1], "ph": p[0], "pw": p[1],
-                "ctype": ctx.ctype(dt), "init": "x2[oc]" if has_bias else ctx.literal(0, dt),
-                "store": activation_expr(a.get("activation"), "acc", dt)}
+        w, y = graph.tensors[node.inputs[1]], graph.tensors[node.outputs[0]]
+        args = window_kernel_args(node, graph, ctx)
+        args.update({"m": y.shape[1], "mg": w.shape[1]})
         return CKernel("conv_transpose2d", args)
