@@ -150,31 +150,31 @@ class PRelu(_Broadcast):
         return f"{x} < 0 ? {x} * {s} : {x}"
 
 
+class _Extremum(_Broadcast):
+    """n-ary Max / Min with broadcasting."""
+
+    reduce = staticmethod(np.maximum.reduce)
+    cmp = ">"
+
+    def compute(self, *xs):
+        return self.reduce(np.broadcast_arrays(*xs)) if len(xs) > 1 else xs[0]
+
+    def expr(self, operands):
+        e = operands[0]
+        for o in operands[1:]:
+            e = f"({o} {self.cmp} {e} ? {o} : {e})"
+        return e
+
+
 @register
-class Max(_Broadcast):
+class Max(_Extremum):
     name = "Max"
     onnx_types = ("Max",)
 
-    def compute(self, *xs):
-        return np.maximum.reduce(np.broadcast_arrays(*xs)) if len(xs) > 1 else xs[0]
-
-    def expr(self, operands):
-        e = operands[0]
-        for o in operands[1:]:
-            e = f"({o} > {e} ? {o} : {e})"
-        return e
-
 
 @register
-class Min(_Broadcast):
+class Min(_Extremum):
     name = "Min"
     onnx_types = ("Min",)
-
-    def compute(self, *xs):
-        return np.minimum.reduce(np.broadcast_arrays(*xs)) if len(xs) > 1 else xs[0]
-
-    def expr(self, operands):
-        e = operands[0]
-        for o in operands[1:]:
-            e = f"({o} < {e} ? {o} : {e})"
-        return e
+    reduce = staticmethod(np.minimum.reduce)
+    cmp = "<"
