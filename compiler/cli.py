@@ -42,7 +42,7 @@ def cmd_compile(args) -> int:
     if args.dump_ir:
         print(graph.dump())
     out = args.output or str(Path("build") / Path(args.model).stem)
-    res = compile_graph(graph, args.target, out, prefix=args.name)
+    res = compile_graph(graph, args.target, out, prefix=args.name, stack_bytes=args.stack_size)
     meta = res.c_model.meta if res.c_model else {}
     print(f"compiled {args.model} for target '{args.target}' into {res.out_dir}")
     if meta:
@@ -55,7 +55,7 @@ def cmd_validate(args) -> int:
 
     rep = validate(args.model, args.target, data=args.data, input_shapes=_shapes(args),
                    samples=args.samples, tol=args.tol if args.tol is not None else DEFAULT_TOL,
-                   build_dir=args.output)
+                   build_dir=args.output, stack_bytes=args.stack_size)
     if args.json:
         print(json.dumps(_clean(rep), indent=2, default=_json_default))
     else:
@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", help="output folder (default build/<model>)")
     c.add_argument("--name", default="model", help="C symbol prefix (default: model)")
     c.add_argument("--dump-ir", action="store_true", help="print the optimized IR")
+    c.add_argument("--stack-size", type=int, metavar="BYTES", help="firmware stack for cortex-m targets (default 16384)")
     c.set_defaults(fn=cmd_compile)
 
     v = sub.add_parser("validate", help="build, run and compare with the reference")
@@ -150,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--tol", type=float, help="max abs error relative to the output scale (default 1e-4)")
     v.add_argument("-o", "--output", help="keep the build in this folder")
     v.add_argument("--json", action="store_true", help="print one JSON object")
+    v.add_argument("--stack-size", type=int, metavar="BYTES", help="firmware stack for cortex-m targets (default 16384)")
     v.set_defaults(fn=cmd_validate)
 
     i = sub.add_parser("inspect", help="per-layer table: shapes, params, MACs, memory")

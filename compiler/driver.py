@@ -24,11 +24,18 @@ class Compiled:
     c_model: CModel | None = None
 
 
-def compile_graph(graph: Graph, target_name: str, out_dir: str | os.PathLike, prefix: str = "model") -> Compiled:
-    from convc.targets import get_target
+def compile_graph(graph: Graph, target_name: str, out_dir: str | os.PathLike, prefix: str = "model",
+                  stack_bytes: int | None = None) -> Compiled:
+    from convc.targets import get_target, require_toolchain
 
     target = get_target(target_name)
     if target.backend == "c":
         cm = generate_c(graph, prefix=prefix, target=target.name)
         return Compiled(graph, write_dir(out_dir, cm.files), cm)
+    if target.backend == "cortex-m":
+        from .codegen.firmware import compile_firmware
+
+        require_toolchain(target)
+        files, cm = compile_firmware(graph, target, prefix=prefix, stack_bytes=stack_bytes)
+        return Compiled(graph, write_dir(out_dir, files), cm)
     raise NotImplementedError(target.backend)

@@ -27,6 +27,26 @@ class HostCArtifact(Artifact):
         return self.model.run(inputs)
 
 
+class QemuMcuArtifact(Artifact):
+    """Cortex-M firmware run on its QEMU board; `run_many` boots once for all samples."""
+
+    def __init__(self, build_dir: Path, target):
+        from .qemu_mcu import run_firmware
+
+        self.dir = build_dir
+        self.meta = json.loads((build_dir / "convc.json").read_text())
+        self.ran_on = f"qemu-system-arm {target.board}"
+        self._run_firmware = run_firmware
+        self.last = None  # McuRun of the latest call: instructions per sample, peak stack
+
+    def run_many(self, inputs: list[dict]) -> list[dict]:
+        self.last = self._run_firmware(self.dir, inputs)
+        return self.last.outputs
+
+    def run(self, inputs):
+        return self.run_many([inputs])[0]
+
+
 def load_artifact(build_dir: str | Path) -> Artifact:
     build_dir = Path(build_dir)
     meta_path = build_dir / "convc.json"
@@ -38,4 +58,6 @@ def load_artifact(build_dir: str | Path) -> Artifact:
     target = get_target(meta.get("target", "c"))
     if target.runner == "host":
         return HostCArtifact(build_dir)
+    if target.runner == "qemu-system":
+        return QemuMcuArtifact(build_dir, target)
     raise UsageError(f"no runner for target '{target.name}'")

@@ -41,7 +41,8 @@ def run_onnxruntime(model_path: str, arrays: dict[str, np.ndarray], graph) -> di
 
 
 def validate(model_path: str, target_name: str = "c", data: str | None = None, input_shapes=None,
-             samples: int = 8, tol: float = DEFAULT_TOL, build_dir: str | None = None) -> dict:
+             samples: int = 8, tol: float = DEFAULT_TOL, build_dir: str | None = None,
+             stack_bytes: int | None = None) -> dict:
     target = get_target(target_name)
     require_toolchain(target)
     graph = load_and_optimize(model_path, input_shapes)
@@ -53,14 +54,17 @@ def validate(model_path: str, target_name: str = "c", data: str | None = None, i
 
     with tempfile.TemporaryDirectory(prefix="convc-validate-") as tmp:
         out_dir = Path(build_dir) if build_dir else Path(tmp) / "build"
-        compiled = compile_graph(graph, target.name, out_dir)
+        compiled = compile_graph(graph, target.name, out_dir, stack_bytes=stack_bytes)
         art = load_artifact(compiled.out_dir)
         got: dict[str, list] = {o: [] for o in graph.outputs}
         ref: dict[str, list] = {o: [] for o in graph.outputs}
+        feeds = [sample(arrays, i, graph) for i in range(n)]
+        # emulated boards run every sample in one boot
+        batch = art.run_many(feeds) if hasattr(art, "run_many") else None
         for i in range(n):
-            feed = sample(arrays, i, graph)
+            feed = feeds[i]
             r = reference.run(graph, feed)
-            t = art.run(feed)
+            t = batch[i] if batch is not None else art.run(feed)
             for o in graph.outputs:
                 ref[o].append(r[o])
                 got[o].append(t[o])
@@ -96,6 +100,15 @@ def validate(model_path: str, target_name: str = "c", data: str | None = None, i
         report["accuracy"] = acc
     report["memory"] = {"arena_bytes": meta.get("arena_bytes"), "weights_bytes": meta.get("weights_bytes")}
     report["macs"] = graph_macs(graph)
+    mcu = getattr(art, "last", None)
+    if mcu is not None and "firmware" in meta:
+        fw = meta["firmware"]
+        report["memory"].update({"flash_bytes": fw["flash_bytes"], "ram_bytes": fw["static_ram_bytes"] + mcu.stack_bytes,
+                                 "stack_bytes": mcu.stack_bytes, "stack_reserved_bytes": fw["stack_reserved_bytes"]})
+        report["instructions"] = max(mcu.instructions)
+        report["instructions_min"] = min(mcu.instructions)
+        if report["macs"]:
+            report["instructions_per_mac"] = report["instructions"] / report["macs"]
     return report
 
 
@@ -114,5 +127,12 @@ def format_report(rep: dict) -> str:
         lines.append("  accuracy: " + ", ".join(f"{k} {100 * v:.2f}%" for k, v in a.items()))
     mem = rep.get("memory", {})
     lines.append(f"  memory: arena {mem.get('arena_bytes')} B, weights {mem.get('weights_bytes')} B; MACs {rep.get('macs')}")
+    if "flash_bytes" in mem:
+        lines.append(f"  {rep['target']}: flash {mem['flash_bytes']} B, RAM {mem['ram_bytes']} B (arena {mem['arena_bytes']} + "
+                     f"stack {mem['stack_bytes']} measured + other data/bss {mem['ram_bytes'] - mem['arena_bytes'] - mem['stack_bytes']})")
+    if "instructions" in rep:
+        per = f", {rep['instructions_per_mac']:.2f} instructions/MAC" if "instructions_per_mac" in rep else ""
+        lines.append(f"  instructions per inference: {rep['instructions']} (min {rep['instructions_min']}, "
+                     f"QEMU -icount){per}")
     lines.append("PASSED" if rep["passed"] else "FAILED")
     return "\n".join(lines)

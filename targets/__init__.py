@@ -16,6 +16,13 @@ class Target:
     packages: tuple[str, ...] = ()  # Debian packages that provide them
     runner: str = "host"  # how `validate`/`run` execute the artifact
     cflags: tuple[str, ...] = field(default_factory=tuple)
+    # microcontroller targets (targets/cortex_m.py): QEMU board, -mcpu/-mthumb/float-ABI flags,
+    # memory map the firmware is linked into, SysTick clock of the board, hard-float ABI
+    board: str | None = None
+    arch_flags: tuple[str, ...] = field(default_factory=tuple)
+    memory: object | None = None
+    clock_hz: int = 0
+    hard_float: bool = False
 
 
 TARGETS: dict[str, Target] = {
@@ -24,6 +31,16 @@ TARGETS: dict[str, Target] = {
                tools=("cc",), packages=("gcc",), runner="host", cflags=("-O2",)),
     ]
 }
+
+
+def _register(targets) -> None:
+    for t in targets:
+        TARGETS[t.name] = t
+
+
+from .cortex_m import cortex_m_targets  # noqa: E402  (targets are data: one module per family)
+
+_register(cortex_m_targets())
 
 
 def get_target(name: str) -> Target:
