@@ -157,7 +157,8 @@ def generate_c(graph: Graph, prefix: str = "model", target: str = "c", host_main
     weights_bytes = sum(int(w.data.nbytes) for w in ctx.weights)
     v = {"prefix": prefix, "PREFIX": prefix.upper(), "inputs": inputs, "outputs": outputs,
          "arena_size": plan.arena_size, "weights": ctx.weights, "weights_bytes": weights_bytes,
-         "kernels": kernels, "calls": calls, "unused_io": unused_io, "model_comment": cfmt.comment(graph.name)}
+         "kernels": kernels, "calls": calls, "unused_io": unused_io, "model_comment": cfmt.comment(graph.name),
+         "fixedpoint": any(getattr(get_op(n.op), "fixedpoint", False) for n in graph.nodes)}
     files = {
         f"{prefix}.h": env.get_template("model.h.j2").render(**v),
         f"{prefix}.c": env.get_template("model.c.j2").render(**v),
@@ -165,6 +166,8 @@ def generate_c(graph: Graph, prefix: str = "model", target: str = "c", host_main
         f"{prefix}_weights.c": env.get_template("weights.c.j2").render(**v),
         "convc_platform.h": (TEMPLATE_DIR / "convc_platform.h").read_text(),
     }
+    if v["fixedpoint"]:
+        files["convc_fixedpoint.h"] = (TEMPLATE_DIR / "convc_fixedpoint.h").read_text()
     if host_main:
         files["main.c"] = env.get_template("host_main.c.j2").render(**v)
         files["Makefile"] = env.get_template("Makefile.j2").render(**v)

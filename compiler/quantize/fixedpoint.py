@@ -86,5 +86,5 @@ def requantize(acc, multiplier, shift, zero_point: int, act_min: int, act_max: i
 
 def round_half_away(x) -> np.ndarray:
     """TfLiteRound / std::round: to nearest, ties away from zero."""
-    x = np.asarray(x)
+    x = np.asarray(x, np.float64)  # float32 inputs widen exactly, so |x| + 0.5 cannot round
     return np.sign(x) * np.floor(np.abs(x) + 0.5)
