@@ -1,0 +1,166 @@
+"""Cortex-M targets, really built with arm-none-eabi-gcc and really run on QEMU boards.
+
+Float networks are validated on every core against ONNX Runtime and the oracle; the firmware's
+reports (flash, RAM, measured stack, instructions per inference from -icount) must be present,
+positive and deterministic; a fault, a hang and a model that does not fit are errors, not passes.
+"""
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+import networks
+from convc.compiler.cli import main
+from convc.targets import TARGETS
+
+ROOT = Path(__file__).resolve().parent.parent
+DIGITS = ROOT / "examples" / "digits" / "digits.onnx"
+DIGITS_DATA = ROOT / "examples" / "digits" / "digits_test.npz"
+CORES = ["cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"]
+BOARDS = {"cortex-m3": "mps2-an385", "cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500",
+          "cortex-m33": "mps2-an505", "cortex-m55": "mps3-an547"}
+
+pytestmark = pytest.mark.skipif(
+    any(shutil.which(t) is None for t in ("arm-none-eabi-gcc", "qemu-system-arm")),
+    reason="needs gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm (scripts/setup.sh installs them)")
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cm_models")
+    paths = {"digits": DIGITS}
+    for name, fn in (("lenet", networks.lenet), ("dscnn", networks.dscnn_net),
+                     ("mobilenetv2", networks.mobilenetv2_net)):
+        paths[name] = d / f"{name}.onnx"
+        onnx.save(fn(), paths[name])
+    data = np.load(DIGITS_DATA)
+    paths["digits_data"] = d / "digits40.npz"
+    np.savez(paths["digits_data"], input=data["input"][:40], labels=data["labels"][:40])
+    return paths
+
+
+def _validate(capsys, *args):
+    rc = main(["validate", *map(str, args), "--json"])
+    out = capsys.readouterr().out
+    return rc, (json.loads(out) if out.strip() else None)
+
+
+def test_targets_are_data():
+    for core, board in BOARDS.items():
+        t = TARGETS[core]
+        assert t.backend == "cortex-m" and t.runner == "qemu-system" and t.board == board
+        assert f"-mcpu={core}" in t.arch_flags and "-mthumb" in t.arch_flags
+        assert t.hard_float == (core != "cortex-m3")
+        assert "gcc-arm-none-eabi" in t.packages and "qemu-system-arm" in t.packages
+
+
+@pytest.mark.parametrize("core", CORES)
+@pytest.mark.parametrize("net", ["digits", "lenet", "dscnn", "mobilenetv2"])
+def test_float_networks_validate_in_qemu(core, net, models, capsys):
+    args = [models[net], "--target", core]
+    args += ["--data", models["digits_data"]] if net == "digits" else ["--samples", "2"]
+    rc, rep = _validate(capsys, *args)
+    assert rc == 0 and rep["passed"] is True, rep
+    assert rep["ran_on"] == f"qemu-system-arm {BOARDS[core]}"
+    out = rep["outputs"][0]
+    assert out["compared_with"] == "onnxruntime" and out["max_abs_err"] <= out["tolerance"]
+    assert out["vs_reference"]["max_abs_err"] <= out["tolerance"]
+    mem = rep["memory"]
+    assert mem["flash_bytes"] > mem["weights_bytes"] > 0
+    assert 0 < mem["stack_bytes"] < mem["stack_reserved_bytes"]
+    assert mem["ram_bytes"] > mem["arena_bytes"] + mem["stack_bytes"]
+    assert rep["macs"] > 0 and rep["instructions"] >= rep["instructions_min"] > rep["macs"]
+    assert rep["instructions_per_mac"] == pytest.approx(rep["instructions"] / rep["macs"])
+    if net == "digits":
+        assert rep["samples"] == 40 and rep["accuracy"]["target"] == rep["accuracy"]["reference"] >= 0.9
+
+
+def test_soft_float_costs_more_instructions_than_fpu(models, capsys):
+    """The counts mean something: the FPU-less M3 needs several times the M4F's instructions."""
+    counts = {}
+    for core in ("cortex-m3", "cortex-m4"):
+        rc, rep = _validate(capsys, models["lenet"], "--target", core, "--samples", "1")
+        assert rc == 0
+        counts[core] = rep["instructions"]
+    assert counts["cortex-m3"] > 3 * counts["cortex-m4"]
+
+
+def test_compile_writes_lib_and_built_firmware_and_run_is_deterministic(models, tmp_path, capsys):
+    out = tmp_path / "m4"
+    assert main(["compile", str(DIGITS), "--target", "cortex-m4", "-o", str(out)]) == 0
+    assert {p.name for p in (out / "lib").iterdir()} == {
+        "model.c", "model.h", "model_weights.c", "model_weights.h", "convc_platform.h"}
+    fw = {p.name for p in (out / "fw").iterdir()}
+    assert {"startup.c", "main.c", "fw.h", "link.ld", "Makefile", "fw.elf", "fw.map", "fw.size", "model.su"} <= fw
+    assert not list(out.rglob("*.o"))
+    meta = json.loads((out / "convc.json").read_text())
+    assert meta["target"] == "cortex-m4" and meta["firmware"]["board"] == "mps2-an386"
+    assert "-mfloat-abi=hard" in (out / "fw" / "Makefile").read_text()
+    assert "CPACR" in (out / "fw" / "startup.c").read_text() or "0xE000ED88" in (out / "fw" / "startup.c").read_text()
+
+    from convc.runtime.qemu_mcu import run_firmware
+
+    data = np.load(DIGITS_DATA)
+    samples = [{"input": x} for x in data["input"][:3]]
+    a, b = run_firmware(out, samples), run_firmware(out, samples)
+    assert a.instructions == b.instructions and all(i > 0 for i in a.instructions)
+    assert a.instructions_per_tick == 40.0  # 25 MHz SysTick, 1 ns per instruction
+    # `convc run` boots the firmware and gives the same outputs
+    np.savez(tmp_path / "x.npz", input=data["input"][:3])
+    assert main(["run", str(out), "--input", str(tmp_path / "x.npz"), "-o", str(tmp_path / "y.npz")]) == 0
+    assert "qemu-system-arm mps2-an386" in capsys.readouterr().out
+    y = np.load(tmp_path / "y.npz")["logits"]
+    np.testing.assert_array_equal(y, np.stack([o["logits"] for o in a.outputs]))
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(DIGITS), providers=["CPUExecutionProvider"])
+    want = np.stack([sess.run(None, {"input": x[None]})[0] for x in data["input"][:3]])
+    np.testing.assert_allclose(y, want, atol=1e-4)
+
+
+@pytest.mark.parametrize("core", ["cortex-m4", "cortex-m33"])
+def test_too_small_stack_is_reported_as_fault(core, capsys):
+    rc = main(["validate", str(DIGITS), "--target", core, "--samples", "1", "--stack-size", "64"])
+    cap = capsys.readouterr()
+    assert rc == 1 and "PASSED" not in cap.out
+    err = cap.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: FAULT: firmware on ")
+    assert "stack overflow" in err[0] and "--stack-size" in err[0]
+
+
+def test_hang_is_reported_as_fault(tmp_path):
+    from convc.runtime.qemu_mcu import FirmwareFault, run_firmware
+
+    out = tmp_path / "m3"
+    assert main(["compile", str(DIGITS), "--target", "cortex-m3", "-o", str(out)]) == 0
+    with pytest.raises(FirmwareFault, match="did not finish within"):
+        run_firmware(out, [{"input": np.zeros((1, 1, 8, 8), np.float32)}] * 2, timeout_s=0.001)
+
+
+def _gemm_model(path: Path, k: int, n: int) -> Path:
+    rng = np.random.default_rng(0)
+    w = helper.make_tensor("w", TensorProto.FLOAT, [k, n], rng.standard_normal((k, n)).astype(np.float32).ravel())
+    g = helper.make_graph([helper.make_node("Gemm", ["x", "w"], ["y"], name="fc")], "big",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, k])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, n])], [w])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+@pytest.mark.parametrize("k, n, says", [
+    (1400, 100, "weights need 560000 bytes"),   # weights alone exceed the 512 KiB ITCM: refused before building
+    (1310, 100, "overflowed by"),               # 524000 bytes of weights fit, weights + code do not: the linker says so
+])
+def test_model_that_does_not_fit_is_refused(k, n, says, tmp_path, capsys):
+    model = _gemm_model(tmp_path / "big.onnx", k, n)
+    out = tmp_path / "o"
+    assert main(["compile", str(model), "--target", "cortex-m55", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not fit target 'cortex-m55'" in err[0] and "itcm" in err[0] and says in err[0]
+    assert not out.exists()
+    # the same model fits the 4 MiB code memory of the M4 board
+    assert main(["compile", str(model), "--target", "cortex-m4", "-o", str(out)]) == 0
