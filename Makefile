@@ -11,8 +11,8 @@ setup:
 
 demo: setup
 	$(CONVC) inspect $(DEMO_MODEL)
-	$(CONVC) compile $(DEMO_MODEL) --target c -o build/digits-c
-	$(CONVC) validate $(DEMO_MODEL) --target c --data $(DEMO_DATA)
+	$(CONVC) compile $(DEMO_MODEL) --target cortex-m4 -o build/digits-m4
+	$(CONVC) validate $(DEMO_MODEL) --target cortex-m4 --data $(DEMO_DATA)
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider tests

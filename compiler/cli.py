@@ -47,6 +47,11 @@ def cmd_compile(args) -> int:
     print(f"compiled {args.model} for target '{args.target}' into {res.out_dir}")
     if meta:
         print(f"  entry {meta['entry']}(), arena {meta['arena_bytes']} bytes, weights {meta['weights_bytes']} bytes")
+    if meta.get("firmware"):
+        fw = meta["firmware"]
+        print(f"  library drop {res.out_dir / 'lib'}; firmware {res.out_dir / fw['elf']} for QEMU {fw['board']}: "
+              f"flash {fw['flash_bytes']} bytes, static RAM {fw['static_ram_bytes']} bytes + stack "
+              f"({fw['stack_reserved_bytes']} reserved)")
     return 0
 
 
