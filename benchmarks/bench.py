@@ -321,6 +321,65 @@ RUNNERS: list[type[Runner]] = [OrtRunner, ConvcCRunner]  # first = baseline of t
 
 
 # --------------------------------------------------------------------------------------------------
+# microcontrollers: the firmware of the cortex-m targets, run on their QEMU boards
+
+MCU_CORES = ["cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"]
+
+
+def mcu_bench(sources: list[tuple[str, Path]], cores: list[str], tmp: Path) -> tuple[list[dict], list[str]]:
+    """Per network and core: flash, RAM (static + measured stack), instructions per inference
+    (QEMU -icount, deterministic), instructions/MAC, and the arena next to sum-of-activations.
+    The outputs are checked against convc's oracle; a difference is a note."""
+    from convc.compiler import reference
+    from convc.runtime.qemu_mcu import run_firmware
+    from convc.targets import get_target, missing_tools
+
+    rows, notes = [], []
+    cores = [c for c in cores if not missing_tools(get_target(c)) or notes.append(
+        f"{c}: skipped, missing {', '.join(missing_tools(get_target(c)))} (scripts/setup.sh installs it)")]
+    for name, path in sources:
+        try:
+            graph = load_and_optimize(path)
+        except ConvcError as e:
+            notes.append(f"{name}: MCU rows skipped: {str(e).splitlines()[0][:160]}")
+            continue
+        rng = np.random.default_rng(SEED)
+        feed = {i: rng.standard_normal(graph.tensors[i].shape).astype(graph.tensors[i].dtype) for i in graph.inputs}
+        want = reference.run(graph, feed)
+        macs = graph_macs(graph)
+        for core in cores:
+            try:
+                c = compile_graph(graph, core, tmp / f"{name}-{core}")
+                run = run_firmware(c.out_dir, [feed])
+            except ConvcError as e:
+                notes.append(f"{name} on {core}: {(str(e).splitlines() or [''])[0][:200]}")
+                continue
+            err = _max_rel_err(run.outputs[0], want)
+            if err is None or not err <= 1e-3:
+                notes.append(f"{name} on {core}: firmware outputs differ from the oracle ({err} of the output scale)")
+            fw, meta = c.c_model.meta["firmware"], c.c_model.meta
+            arena, total = meta["arena_bytes"], meta["activations_total_bytes"]
+            rows.append({"network": name, "core": core, "board": fw["board"], "macs": macs,
+                         "flash_bytes": fw["flash_bytes"], "ram_bytes": fw["static_ram_bytes"] + run.stack_bytes,
+                         "stack_bytes": run.stack_bytes, "instructions": run.instructions[0],
+                         "instructions_per_mac": run.instructions[0] / macs if macs else None,
+                         "arena_bytes": arena, "activations_total_bytes": total,
+                         "arena_over_sum": arena / total if total else None, "max_rel_err_vs_oracle": err})
+    return rows, notes
+
+
+def mcu_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
+    head = ["network", "core", "MACs", "flash KiB", "RAM KiB", "stack B", "instructions", "instr/MAC",
+            "arena KiB", "sum-of-activations KiB", "arena/sum"]
+    body = [[r["network"], r["core"], _fmt_macs(r["macs"]), _kib(r["flash_bytes"]), _kib(r["ram_bytes"]),
+             str(r["stack_bytes"]), f"{r['instructions']:,}",
+             "n/a" if r["instructions_per_mac"] is None else f"{r['instructions_per_mac']:.1f}",
+             _kib(r["arena_bytes"]), _kib(r["activations_total_bytes"]), _fmt_ratio(r["arena_over_sum"])]
+            for r in rows]
+    return head, body
+
+
+# --------------------------------------------------------------------------------------------------
 # machine
 
 def machine_info(runners: list[Runner]) -> dict:
@@ -433,6 +492,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--networks", help="comma-separated subset, e.g. lenet,digits_mlp")
     ap.add_argument("--json", metavar="OUT", help="also write every number (with spreads) to this JSON file")
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    ap.add_argument("--mcu-cores", default=",".join(MCU_CORES),
+                    help="Cortex-M cores for the microcontroller table (default: all); '' skips it")
     args = ap.parse_args(argv)
     if args.repeat < 1:
         ap.error("--repeat must be >= 1")
@@ -489,6 +550,11 @@ def main(argv: list[str] | None = None) -> int:
                            "arena_over_sum": (arena / total) if total else None,
                            "weights_bytes": net.meta["weights_bytes"]},
             })
+        mcu_cores = [c.strip() for c in args.mcu_cores.split(",") if c.strip()]
+        unknown = [c for c in mcu_cores if c not in MCU_CORES]
+        if unknown:
+            ap.error(f"unknown core(s) {', '.join(unknown)}; known: {', '.join(MCU_CORES)}")
+        mcu_rows, mcu_notes = mcu_bench(sources, mcu_cores, tmp) if mcu_cores else ([], [])
     elapsed = time.perf_counter() - t_start
 
     # header
@@ -519,14 +585,25 @@ def main(argv: list[str] | None = None) -> int:
     print(format_markdown(head, body) if args.markdown else format_text(head, body))
     for n in notes:
         print(f"note: {n}")
+    if mcu_cores:
+        print()
+        print("microcontrollers: firmware built with arm-none-eabi-gcc (-O2) and run on the QEMU board of each core; "
+              "flash = code + constants (+ .data image); RAM = .data + .bss (incl. the firmware's input/output buffers) "
+              "+ arena + measured peak stack; instructions per inference from QEMU -icount shift=0 + SysTick "
+              "(deterministic); float32 model; TFLM arena not measured here (sum-of-activations is the baseline).")
+        head, body = mcu_table(mcu_rows)
+        print(format_markdown(head, body) if args.markdown else format_text(head, body))
+        for n in mcu_notes:
+            print(f"note: {n}")
     print(f"({elapsed:.0f} s)")
 
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": info, "repeat": args.repeat,
                                                "warmup": _warmup_count(args.repeat),
                                                "ort_call_floor_us": ort_floor, "rows": rows, "notes": notes,
+                                               "mcu_rows": mcu_rows, "mcu_notes": mcu_notes,
                                                "elapsed_s": elapsed}, indent=2, default=float) + "\n")
-    return 1 if failed else 0
+    return 1 if failed or any("differ" in n for n in mcu_notes) else 0
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """benchmarks/bench.py still runs end to end: one tiny network, two timed runs, every number sane."""
 import json
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ def test_bench_runs_on_one_tiny_network(tmp_path):
     assert "machine:" in text and "onnxruntime" in text and "date:" in text
 
     # the Markdown row: network, MACs, ORT µs, convc-C µs, C/ORT, arena, sum, arena/sum, weights
-    rows = [ln for ln in text.splitlines() if ln.startswith("| lenet |")]
+    rows = [ln for ln in text.splitlines() if ln.startswith("| lenet |") and "| cortex-m" not in ln]
     assert len(rows) == 1, text
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
     assert len(cells) == 9, cells
@@ -34,3 +35,11 @@ def test_bench_runs_on_one_tiny_network(tmp_path):
     mem = row["memory"]
     assert 0 < mem["arena_bytes"] <= mem["activations_total_bytes"] and mem["weights_bytes"] > 0
     assert row["max_rel_err_vs_baseline"]["convc_c"] < 1e-3  # the timed C computes what ORT computes
+
+    # the microcontroller table: lenet on every Cortex-M core, run in QEMU
+    if shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc"):
+        assert [r["core"] for r in data["mcu_rows"]] == ["cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"]
+        for r in data["mcu_rows"]:
+            assert r["flash_bytes"] > mem["weights_bytes"] and r["ram_bytes"] > r["arena_bytes"] == mem["arena_bytes"]
+            assert r["instructions"] > r["macs"] > 0 and 0 < r["stack_bytes"] and r["max_rel_err_vs_oracle"] < 1e-3
+        assert len([ln for ln in text.splitlines() if ln.startswith("| lenet | cortex-m")]) == 5
