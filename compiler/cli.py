@@ -39,12 +39,23 @@ def cmd_compile(args) -> int:
     get_target(args.target)
     log: list[str] = []
     graph = load_and_optimize(args.model, _shapes(args), log=log)
+    qres = None
+    if args.quantize:
+        from .quantize.pipeline import quantize_model
+
+        qres = quantize_model(graph, args.quantize, args.calib, args.calib_method)
+        graph = qres.graph
+        for w in qres.calibration.warnings:
+            print(f"warning: {w}", file=sys.stderr)
     if args.dump_ir:
         print(graph.dump())
     out = args.output or str(Path("build") / Path(args.model).stem)
     res = compile_graph(graph, args.target, out, prefix=args.name, stack_bytes=args.stack_size)
     meta = res.c_model.meta if res.c_model else {}
     print(f"compiled {args.model} for target '{args.target}' into {res.out_dir}")
+    if qres is not None:
+        print(f"  int8: {qres.int8_layers} int8 layers, calibration {qres.calibration.method} on "
+              f"{qres.calibration.samples} samples; float layers: {', '.join(qres.float_layers) or 'none'}")
     if meta:
         print(f"  entry {meta['entry']}(), arena {meta['arena_bytes']} bytes, weights {meta['weights_bytes']} bytes")
     if meta.get("firmware"):
@@ -60,7 +71,8 @@ def cmd_validate(args) -> int:
 
     rep = validate(args.model, args.target, data=args.data, input_shapes=_shapes(args),
                    samples=args.samples, tol=args.tol if args.tol is not None else DEFAULT_TOL,
-                   build_dir=args.output, stack_bytes=args.stack_size)
+                   build_dir=args.output, stack_bytes=args.stack_size,
+                   quantize=args.quantize, calib=args.calib, calib_method=args.calib_method)
     if args.json:
         print(json.dumps(_clean(rep), indent=2, default=_json_default))
     else:
@@ -141,8 +153,16 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...",
                         help="fix the shape of an input (repeatable); needed for dynamic dimensions")
 
+    def quant_args(sp):
+        sp.add_argument("--quantize", choices=["int8"], help="post-training quantization (TFLM-compatible int8)")
+        sp.add_argument("--calib", metavar="FILE.npz|DIR", help="calibration inputs: .npz keyed by input name "
+                        "(first axis = samples) or a folder of <input>.npy")
+        sp.add_argument("--calib-method", default="minmax", choices=["minmax", "percentile", "mse"],
+                        help="activation range choice (default minmax)")
+
     c = sub.add_parser("compile", help="compile a model for a target")
     model_args(c)
+    quant_args(c)
     c.add_argument("--target", default="c", help="target name (see `convc targets`)")
     c.add_argument("-o", "--output", help="output folder (default build/<model>)")
     c.add_argument("--name", default="model", help="C symbol prefix (default: model)")
@@ -152,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="build, run and compare with the reference")
     model_args(v)
+    quant_args(v)
     v.add_argument("--target", default="c")
     v.add_argument("--data", help=".npz with one array per input (first axis = samples) and optional 'labels'")
     v.add_argument("--samples", type=int, default=8, help="seeded random samples when --data is not given")

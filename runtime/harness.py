@@ -42,10 +42,17 @@ def run_onnxruntime(model_path: str, arrays: dict[str, np.ndarray], graph) -> di
 
 def validate(model_path: str, target_name: str = "c", data: str | None = None, input_shapes=None,
              samples: int = 8, tol: float = DEFAULT_TOL, build_dir: str | None = None,
-             stack_bytes: int | None = None) -> dict:
+             stack_bytes: int | None = None,
+             quantize: str | None = None, calib: str | None = None, calib_method: str = "minmax") -> dict:
     target = get_target(target_name)
     require_toolchain(target)
     graph = load_and_optimize(model_path, input_shapes)
+    qres = None
+    if quantize:  # from here on `graph` is the int8 graph and `reference` its integer oracle
+        from convc.compiler.quantize.pipeline import quantize_model
+
+        qres = quantize_model(graph, quantize, calib, calib_method)
+        graph = qres.graph
     if data:
         arrays, labels = load_data(data, graph)
     else:
@@ -71,7 +78,7 @@ def validate(model_path: str, target_name: str = "c", data: str | None = None, i
         meta = getattr(art, "meta", {})
     ort_out = run_onnxruntime(model_path, arrays, graph)
 
-    report: dict = {"model": Path(model_path).name, "target": target.name, "quantize": None,
+    report: dict = {"model": Path(model_path).name, "target": target.name, "quantize": quantize or None,
                     "ran_on": art.ran_on, "samples": n, "passed": True, "outputs": []}
     for o in graph.outputs:
         g, r = np.stack(got[o]), np.stack(ref[o])
@@ -87,6 +94,9 @@ def validate(model_path: str, target_name: str = "c", data: str | None = None, i
             entry["top1_agreement"] = float(np.mean(top1(g) == top1(base)))
         limit = tol * max(scale, 1e-6)
         ok = m["max_abs_err"] <= limit and entry["vs_reference"]["max_abs_err"] <= limit
+        if qres is not None:  # integer build: bit-exact with the integer oracle; float error is reported
+            entry["mismatches"] = int(np.sum(g != r))
+            ok, limit = entry["mismatches"] == 0, None
         entry["tolerance"] = limit
         entry["passed"] = bool(ok)
         report["passed"] &= bool(ok)
@@ -100,6 +110,12 @@ def validate(model_path: str, target_name: str = "c", data: str | None = None, i
         report["accuracy"] = acc
     report["memory"] = {"arena_bytes": meta.get("arena_bytes"), "weights_bytes": meta.get("weights_bytes")}
     report["macs"] = graph_macs(graph)
+    if qres is not None:
+        from convc.compiler.memory import plan_memory
+        from convc.compiler.quantize.pipeline import int8_report
+
+        report["memory"]["float_arena_bytes"] = plan_memory(qres.source).arena_size
+        report.update(int8_report(qres, [sample(arrays, i, graph) for i in range(n)]))
     mcu = getattr(art, "last", None)
     if mcu is not None and "firmware" in meta:
         fw = meta["firmware"]
@@ -118,15 +134,25 @@ def format_report(rep: dict) -> str:
     for o in rep["outputs"]:
         lines.append(
             f"  output '{o['name']}' vs {o['compared_with']}: max abs err {o['max_abs_err']:.3g} "
-            f"(limit {o['tolerance']:.3g}), mean abs err {o['mean_abs_err']:.3g}, rel L2 {o['rel_l2']:.3g}, "
+            + (f"(limit {o['tolerance']:.3g})" if o.get("tolerance") is not None else "(int8 vs float: no limit)")
+            + f", mean abs err {o['mean_abs_err']:.3g}, rel L2 {o['rel_l2']:.3g}, "
             f"cosine {o['cosine']:.6f}, SQNR {o['sqnr_db']:.1f} dB"
             + (f", top-1 agreement {100 * o['top1_agreement']:.1f}%" if "top1_agreement" in o else ""))
-        lines.append(f"    vs convc oracle: max abs err {o['vs_reference']['max_abs_err']:.3g}")
+        lines.append(f"    vs convc oracle: max abs err {o['vs_reference']['max_abs_err']:.3g}"
+                     + (f", {o['mismatches']} mismatching elements (integer oracle)" if "mismatches" in o else ""))
+    if rep.get("quantize"):
+        cal = rep["calibration"]
+        lines.append(f"  quantize {rep['quantize']}: calibration {cal['method']} on {cal['samples']} samples; "
+                     f"{rep['int8_layers']} int8 layers; float layers: {', '.join(rep['float_layers']) or 'none'}")
+        lines.extend(f"  warning: {w}" for w in cal["warnings"])
+        lines.append("  per-layer SQNR int8 vs float (dB): " + ", ".join(
+            f"{x['layer']} {x['sqnr_db']:.1f}" for x in rep["layers"]))
     if "accuracy" in rep:
         a = rep["accuracy"]
         lines.append("  accuracy: " + ", ".join(f"{k} {100 * v:.2f}%" for k, v in a.items()))
     mem = rep.get("memory", {})
-    lines.append(f"  memory: arena {mem.get('arena_bytes')} B, weights {mem.get('weights_bytes')} B; MACs {rep.get('macs')}")
+    lines.append(f"  memory: arena {mem.get('arena_bytes')} B, weights {mem.get('weights_bytes')} B; MACs {rep.get('macs')}"
+                 + (f" (float build: arena {mem['float_arena_bytes']} B)" if "float_arena_bytes" in mem else ""))
     if "flash_bytes" in mem:
         lines.append(f"  {rep['target']}: flash {mem['flash_bytes']} B, RAM {mem['ram_bytes']} B (arena {mem['arena_bytes']} + "
                      f"stack {mem['stack_bytes']} measured + other data/bss {mem['ram_bytes'] - mem['arena_bytes'] - mem['stack_bytes']})")

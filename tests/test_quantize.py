@@ -81,3 +81,111 @@ def test_int8_c_clean_under_sanitizers(tmp_path):
     o = g.outputs[0]
     got = np.fromfile(tmp_path / "out.bin", np.float32).reshape(g.tensors[o].shape)
     np.testing.assert_array_equal(got, reference.run(q, {g.inputs[0]: x})[o])
+
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+DIGITS = ROOT / "examples" / "digits"
+
+
+def test_digits_validate_int8_cli(capsys):
+    """The trained digits ConvNet, calibrated on its train split, tested on the held-out split:
+    C int8 bit-exact with the integer oracle on every sample, accuracy within 1 point of float."""
+    from convc.compiler.cli import main
+
+    rc = main(["validate", str(DIGITS / "digits.onnx"), "--quantize", "int8", "--calib", str(DIGITS / "digits_calib.npz"),
+               "--data", str(DIGITS / "digits_test.npz"), "--json"])
+    rep = __import__("json").loads(capsys.readouterr().out)
+    assert rc == 0 and rep["passed"] is True and rep["quantize"] == "int8"
+    assert rep["samples"] == 360
+    (out,) = rep["outputs"]
+    assert out["mismatches"] == 0 and out["compared_with"] == "onnxruntime"
+    acc = rep["accuracy"]
+    assert acc["target"] == acc["reference"]
+    assert abs(acc["float"] - acc["reference"]) <= 0.01 and acc["float"] > 0.97
+    assert rep["float_layers"] == [] and rep["calibration"] == {"method": "minmax", "samples": 200, "warnings": []}
+    sq = {x["layer"]: x["sqnr_db"] for x in rep["layers"]}
+    assert len(sq) >= 8 and min(sq.values()) > 25  # every int8 activation tracks its float counterpart
+    assert out["sqnr_db"] > 30
+    mem = rep["memory"]
+    assert mem["arena_bytes"] * 4 == mem["float_arena_bytes"]
+
+
+def test_compile_int8_cli(tmp_path, capsys):
+    from convc.compiler.cli import main
+
+    out = tmp_path / "b"
+    rc = main(["compile", str(DIGITS / "digits.onnx"), "--quantize", "int8", "--calib", str(DIGITS / "digits_calib.npz"),
+               "--calib-method", "mse", "-o", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0 and "int8: 8 int8 layers, calibration mse on 200 samples; float layers: none" in text
+    assert (out / "convc_fixedpoint.h").is_file()
+    assert '#include "convc_fixedpoint.h"' in (out / "model.c").read_text()
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--quantize", "int8"], "--quantize int8 needs --calib"),
+    (["--quantize", "int8", "--calib", "nope.npz"], "no such file or folder"),
+])
+def test_cli_quantize_usage_errors(args, msg, capsys):
+    from convc.compiler.cli import main
+
+    rc = main(["compile", str(DIGITS / "digits.onnx"), *args])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error: ") and msg in err and len(err.strip().splitlines()) == 1
+
+
+def _digits_graph():
+    return load_and_optimize(DIGITS / "digits.onnx")
+
+
+def test_calibration_data_errors(tmp_path):
+    g = _digits_graph()
+    good = np.random.default_rng(0).random((20, 1, 8, 8)).astype(np.float32)
+    cases = {
+        "shape.npz": ({"input": good.reshape(20, 1, 64)}, "expected [N, 1, 8, 8]"),
+        "dtype.npz": ({"input": (good * 16).astype(np.int64)}, "dtype int64"),
+        "name.npz": ({"x": good}, "no array named 'input'"),
+        "nan.npz": ({"input": np.where(good > 0.5, np.nan, good).astype(np.float32)}, "NaN"),
+    }
+    for fname, (arrays, msg) in cases.items():
+        np.savez(tmp_path / fname, **arrays)
+        with pytest.raises(UsageError, match=msg.replace("[", r"\[").replace("]", r"\]")):
+            load_calibration(tmp_path / fname, g)
+    d = tmp_path / "npy"
+    d.mkdir()
+    with pytest.raises(UsageError, match="no file 'input.npy'"):
+        load_calibration(d, g)
+    np.save(d / "input.npy", good[:5])
+    arrays, warns = load_calibration(d, g)  # a folder of <input>.npy works; few samples warn
+    assert arrays["input"].shape == (5, 1, 8, 8) and "only 5 sample(s)" in warns[0]
+    np.save(d / "input.npy", good)
+    assert load_calibration(d, g)[1] == []
+
+
+def test_calibration_methods_on_outliers():
+    """A tensor with rare large outliers: percentile and MSE clip them, min/max keeps them."""
+    x = vi("x", [1, 1, 1000])
+    model = make([h.make_node("Relu", ["x"], ["y"])], [x], [vi("y", [1, 1, 1000])])
+    from convc.compiler.frontend.onnx import load
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        onnx.save(model, f"{d}/m.onnx")
+        g = load(f"{d}/m.onnx")
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((64, 1, 1000)).astype(np.float32)
+    data[3, 0, 7] = 60.0
+    r = {m: calibrate(g, {"x": data}, m).ranges["x"] for m in ("minmax", "percentile", "mse")}
+    assert r["minmax"][1] == pytest.approx(60.0)
+    assert r["percentile"][1] < 10
+    # MSE minimizes the int8 quantize→dequantize error: never worse than min/max; on heavy tails it clips
+    from convc.compiler.quantize.calibrate import _int8_qdq_error
+
+    v = data.astype(np.float64).ravel()
+    assert _int8_qdq_error(v, *r["mse"]) <= _int8_qdq_error(v, *r["minmax"])
+    heavy = rng.standard_t(2, (64, 1, 1000)).astype(np.float32)
+    rm = {m: calibrate(g, {"x": heavy}, m).ranges["x"] for m in ("minmax", "mse")}
+    assert rm["mse"][1] < rm["minmax"][1] and rm["mse"][0] > rm["minmax"][0]
+    hv = heavy.astype(np.float64).ravel()
+    assert _int8_qdq_error(hv, *rm["mse"]) < 0.95 * _int8_qdq_error(hv, *rm["minmax"])
+    assert r["minmax"][0] == pytest.approx(float(data.min()))
