@@ -189,3 +189,92 @@ def test_calibration_methods_on_outliers():
     hv = heavy.astype(np.float64).ravel()
     assert _int8_qdq_error(hv, *rm["mse"]) < 0.95 * _int8_qdq_error(hv, *rm["minmax"])
     assert r["minmax"][0] == pytest.approx(float(data.min()))
+
+
+def _graph_of(model, tmp_path):
+    p = tmp_path / "m.onnx"
+    onnx.save(model, p)
+    return load_and_optimize(p)
+
+
+def _check_int8(g, tmp_path, n_cal=32, n_test=4, lsb=2, float_outputs=()):
+    """Quantize on seeded data; the C build equals the integer oracle; the dequantized integer
+    oracle is within `lsb` output steps of the float oracle on most elements. Returns the result."""
+    res = quantize_graph(g, random_data(g, n_cal, seed=1))
+    q = res.graph
+    test = random_data(g, n_test, seed=2)
+    feeds = [sample(test, i, g) for i in range(n_test)]
+    ref, got, _ = _int8_c_vs_oracle(q, feeds, tmp_path)
+    for o in g.outputs:
+        for r, t in zip(ref, got):
+            if o in float_outputs:  # computed by a float op: C libm vs NumPy, not bit for bit
+                np.testing.assert_allclose(t[o], r[o], rtol=1e-5, atol=1e-7)
+            else:
+                np.testing.assert_array_equal(r[o], t[o])
+        dq = [n for n in q.nodes if n.outputs == [o]][0]
+        step = dq.attrs["scale"] if dq.op == "DequantizeLinear" else 1 / 256
+        err = np.abs(np.stack([r[o] for r in ref]) - np.stack([reference.run(g, f)[o] for f in feeds]))
+        assert np.mean(err <= lsb * step + 1e-6) > 0.9, (o, float(err.max()), step)
+    return res
+
+
+@pytest.mark.parametrize("op, attrs", [("Sigmoid", {}), ("Tanh", {}), ("HardSwish", {}), ("LeakyRelu", {"alpha": 0.1}),
+                                       ("HardSigmoid", {"alpha": 0.25, "beta": 0.4})])
+def test_lut_activations(op, attrs, tmp_path):
+    """Conv → activation: the activation becomes a 256-entry table (fused ones are unfused first)."""
+    rng = np.random.default_rng(0)
+    model = make([h.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+                  h.make_node(op, ["c"], ["y"], **attrs)],
+                 [vi("x", [1, 3, 6, 6])], [vi("y", [1, 4, 6, 6])],
+                 [const("w", rng.standard_normal((4, 3, 3, 3)).astype(np.float32) * 0.3),
+                  const("b", rng.standard_normal(4).astype(np.float32))])
+    res = _check_int8(_graph_of(model, tmp_path), tmp_path, lsb=3)
+    lut = [n for n in res.graph.nodes if n.op == "QLut"]
+    assert len(lut) == 1 and lut[0].attrs["function"] == op
+    if op == "Sigmoid":  # TFLM fixes the output quantization of logistic
+        assert res.graph.tensors[lut[0].outputs[0]].quant.zero_point[0] == -128
+        assert res.graph.tensors[lut[0].outputs[0]].quant.scale[0] == np.float32(1 / 256)
+
+
+def test_mul_concat_pad_pools(tmp_path):
+    """QMul (broadcast), Concat requantizing inputs of other scales, constant Pad passing int8 through
+    (pad value = zero point), AveragePool with count_include_pad and ceil_mode, MaxPool, GlobalAveragePool."""
+    rng = np.random.default_rng(1)
+    model = make([
+        h.make_node("Mul", ["x", "s"], ["m"]),
+        h.make_node("Conv", ["m", "w"], ["c"]),
+        h.make_node("Concat", ["m", "c"], ["cat"], axis=1),
+        h.make_node("Pad", ["cat", "pads"], ["p"], mode="constant"),
+        h.make_node("AveragePool", ["p"], ["a"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
+                    count_include_pad=1, ceil_mode=1),
+        h.make_node("MaxPool", ["p"], ["mp"], kernel_shape=[2, 2], strides=[2, 2]),
+        h.make_node("GlobalAveragePool", ["a"], ["y1"]),
+        h.make_node("Add", ["mp", "mp"], ["y2"]),
+    ], [vi("x", [1, 2, 7, 7])], [vi("y1", [1, 5, 1, 1]), vi("y2", [1, 5, 4, 4])],
+        [const("s", (rng.random((2, 1, 1)) * 3).astype(np.float32)),
+         const("w", rng.standard_normal((3, 2, 1, 1)).astype(np.float32)),
+         const("pads", np.array([0, 0, 1, 1, 0, 0, 0, 0], np.int64))])
+    res = _check_int8(_graph_of(model, tmp_path), tmp_path)
+    ops = [n.op for n in res.graph.nodes]
+    assert res.float_layers == []
+    assert {"QMul", "QRequantize", "Pad", "QAvgPool", "MaxPool", "QAdd", "Concat"} <= set(ops)
+
+
+def test_mixed_precision_float_islands(tmp_path):
+    """Ops without an int8 kernel (Softmax, Div) stay float between Dequantize/Quantize; the result
+    lists them, and the mixed graph is still bit-exact between C and the oracle."""
+    rng = np.random.default_rng(2)
+    model = make([
+        h.make_node("Conv", ["x", "w"], ["c"]),
+        h.make_node("Div", ["c", "d"], ["q"]),
+        h.make_node("Relu", ["q"], ["r"]),
+        h.make_node("Flatten", ["r"], ["f"]),
+        h.make_node("Softmax", ["f"], ["y"], axis=1),
+    ], [vi("x", [1, 2, 4, 4])], [vi("y", [1, 48]), vi("f", [1, 48])],
+        [const("w", rng.standard_normal((3, 2, 1, 1)).astype(np.float32)),
+         const("d", np.float32(1.7))])
+    res = _check_int8(_graph_of(model, tmp_path), tmp_path, float_outputs=("y",))
+    assert [s.split(" ")[-1] for s in res.float_layers] == ["(Div)", "(Softmax)"]
+    ops = [n.op for n in res.graph.nodes]
+    assert ops.count("DequantizeLinear") == 2 and ops.count("QuantizeLinear") == 2  # one DQ feeds Softmax and output f
+    assert ops[-1] == "Softmax" and ops.count("QLut") == 1  # the Relu after the float Div is int8 again
