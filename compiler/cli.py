@@ -84,8 +84,15 @@ def cmd_inspect(args) -> int:
     from .driver import load_and_optimize
     from .stats import format_table, layer_table
 
-    info = layer_table(load_and_optimize(args.model, _shapes(args)))
+    graph = load_and_optimize(args.model, _shapes(args))
+    info = layer_table(graph)
+    if args.target:  # build the firmware and run one sample on the board: flash, RAM, instructions
+        from convc.runtime.qemu_mcu import format_target_report, target_report
+
+        info["target"] = target_report(graph, args.target)
     print(json.dumps(info, indent=2) if args.json else format_table(info))
+    if args.target and not args.json:
+        print(format_target_report(info["target"]))
     return 0
 
 
@@ -185,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("inspect", help="per-layer table: shapes, params, MACs, memory")
     model_args(i)
     i.add_argument("--json", action="store_true")
+    i.add_argument("--target", help="also build for this cortex-m target and report flash, RAM, instructions")
     i.set_defaults(fn=cmd_inspect)
 
     t = sub.add_parser("targets", help="list targets and whether their toolchain is here")

@@ -165,3 +165,38 @@ def _describe_fault(text: str, meta: dict) -> str:
 def _last(log: str, n: int = 3) -> str:
     lines = [ln for ln in log.strip().splitlines() if ln.strip()]
     return " | ".join(lines[-n:]) if lines else "(no output)"
+
+
+def target_report(graph, target_name: str, stack_bytes: int | None = None) -> dict:
+    """What `convc inspect --target cortex-m*` adds: build the firmware in a scratch folder, run one
+    seeded standard-normal sample on the board, and report flash, RAM, stack and instructions."""
+    from convc.compiler.driver import compile_graph
+    from convc.compiler.stats import graph_macs
+    from convc.targets import get_target
+
+    target = get_target(target_name)
+    if target.runner != "qemu-system":
+        raise ConvcError(f"inspect --target reports firmware flash/RAM/instructions; target '{target.name}' "
+                         f"builds no firmware (try a cortex-m target)")
+    rng = np.random.default_rng(0)
+    feed = {}
+    for i in graph.inputs:
+        t = graph.tensors[i]
+        dt = np.dtype(t.dtype)
+        feed[i] = (rng.standard_normal(t.shape) if dt.kind == "f" else rng.integers(-3, 4, t.shape)).astype(dt)
+    with tempfile.TemporaryDirectory(prefix="convc-inspect-") as tmp:
+        c = compile_graph(graph, target.name, Path(tmp) / "b", stack_bytes=stack_bytes)
+        run = run_firmware(c.out_dir, [feed])
+    fw, meta = c.c_model.meta["firmware"], c.c_model.meta
+    macs = graph_macs(graph)
+    return {"target": target.name, "board": target.board, "arena_bytes": meta["arena_bytes"],
+            "flash_bytes": fw["flash_bytes"], "ram_bytes": fw["static_ram_bytes"] + run.stack_bytes,
+            "stack_bytes": run.stack_bytes, "instructions": run.instructions[0],
+            "instructions_per_mac": run.instructions[0] / macs if macs else None}
+
+
+def format_target_report(r: dict) -> str:
+    per = f", {r['instructions_per_mac']:.2f} instructions/MAC" if r["instructions_per_mac"] else ""
+    return (f"target {r['target']} (QEMU {r['board']}): flash {r['flash_bytes']} bytes, RAM {r['ram_bytes']} bytes "
+            f"(arena {r['arena_bytes']} + stack {r['stack_bytes']} measured + data/bss), "
+            f"{r['instructions']} instructions per inference (one random sample, QEMU -icount){per}")

@@ -164,3 +164,14 @@ def test_model_that_does_not_fit_is_refused(k, n, says, tmp_path, capsys):
     assert not out.exists()
     # the same model fits the 4 MiB code memory of the M4 board
     assert main(["compile", str(model), "--target", "cortex-m4", "-o", str(out)]) == 0
+
+
+def test_inspect_with_target_reports_firmware_numbers(capsys):
+    assert main(["inspect", str(DIGITS), "--target", "cortex-m7", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    t = info["target"]
+    assert t["target"] == "cortex-m7" and t["board"] == "mps2-an500"
+    assert t["flash_bytes"] > 0 and t["ram_bytes"] > t["arena_bytes"] + t["stack_bytes"] and t["stack_bytes"] > 0
+    assert t["instructions"] > info["totals"]["macs"] > 0
+    assert main(["inspect", str(DIGITS), "--target", "c"]) == 2
+    assert "builds no firmware" in capsys.readouterr().err
