@@ -1,0 +1,170 @@
+"""Per-tensor fixed-point formats and the lowered layers of a graph.
+
+Formats come from, in order of precedence:
+  1. the per-layer config file (JSON): {"layer name": "fixed<12,4>", ...} sets the layer's output
+     format; {"layer name": {"output": "fixed<12,4>", "weight": "fixed<8,1>"}} sets either or both;
+     the key "input" (or the model input's name) sets the format of the model's input;
+  2. `--precision fixed<W,I>`: every activation and weight tensor (the default is fixed<16,6>);
+  3. `--precision auto` / `auto<W>` (W = 16 by default): W bits everywhere, the integer bits from the
+     largest magnitude — of the weights themselves for weights, of the calibrated range for activations.
+Layers that move data without arithmetic (MaxPool, Reshape, Transpose, Pad, unfused Relu/Clip/LeakyRelu)
+keep their input's format. Accumulators are sized in ops.py from bit growth.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UsageError
+from ..ir import Graph
+from .format import OVERFLOW, ROUNDING, Fixed, int_bits_for, parse_fixed
+from .ops import Layer, get_fx
+
+DEFAULT_PRECISION = "fixed<16,6>"
+_AUTO = re.compile(r"^\s*auto\s*(?:<\s*(\d+)\s*>)?\s*$", re.I)
+
+
+@dataclass
+class FixedOptions:
+    precision: str = DEFAULT_PRECISION
+    rounding: str = "rnd"
+    overflow: str = "sat"
+    reuse_factor: int = 1
+    overrides: dict = field(default_factory=dict)  # layer name → format text or {"output", "weight"}
+
+    def __post_init__(self):
+        if self.rounding not in ROUNDING:
+            raise UsageError(f"--rounding {self.rounding}: choose from {', '.join(ROUNDING)}")
+        if self.overflow not in OVERFLOW:
+            raise UsageError(f"--overflow {self.overflow}: choose from {', '.join(OVERFLOW)}")
+        if int(self.reuse_factor) < 1:
+            raise UsageError(f"--reuse-factor {self.reuse_factor}: must be a positive integer")
+
+    @property
+    def auto_width(self) -> int | None:
+        m = _AUTO.match(self.precision)
+        if not m:
+            return None
+        w = int(m.group(1) or 16)
+        if not 2 <= w <= 32:
+            raise UsageError(f"--precision {self.precision}: width must be 2..32")
+        return w
+
+    def fixed(self, text: str, what: str) -> Fixed:
+        return parse_fixed(text, self.rounding, self.overflow, what)
+
+
+def load_config(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        cfg = json.loads(path.read_text())
+    except OSError as e:
+        raise UsageError(f"--config {path}: cannot read ({e.strerror})") from None
+    except json.JSONDecodeError as e:
+        raise UsageError(f"--config {path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    if not isinstance(cfg, dict):
+        raise UsageError(f"--config {path}: expected a JSON object {{\"layer name\": \"fixed<W,I>\", ...}}")
+    return cfg
+
+
+@dataclass
+class FixedPlan:
+    options: FixedOptions
+    act: dict[str, Fixed]  # every activation tensor: graph inputs and node outputs
+    layers: list[Layer]
+    ranges: dict[str, tuple[float, float]] | None  # calibrated (None without calibration data)
+    graph: Graph
+
+    def flagged(self) -> list[dict]:
+        """Layers whose calibrated output range, or whose weights, exceed their format."""
+        out = []
+        producer = {o: L for L in self.layers for o in L.node.outputs}
+        if self.ranges:
+            for t, (lo, hi) in self.ranges.items():
+                f = self.act.get(t)
+                if f is not None and (lo < f.lo or hi > f.hi):
+                    L = producer.get(t)
+                    out.append({"layer": L.node.name if L else t, "op": L.node.op if L else "input", "tensor": t,
+                                "what": "output" if L else "input", "range": [lo, hi], "format": f.short(),
+                                "representable": [f.lo, f.hi]})
+        for L in self.layers:
+            if L.weight_fmt is not None:
+                w = np.asarray(self.graph.tensors[L.node.inputs[1]].data, np.float64)
+                f = L.weight_fmt
+                lo, hi = float(w.min()), float(w.max())
+                if lo < f.lo or hi > f.hi:
+                    out.append({"layer": L.node.name, "op": L.node.op, "tensor": L.node.inputs[1], "what": "weights",
+                                "range": [lo, hi], "format": f.short(), "representable": [f.lo, f.hi]})
+        return out
+
+
+def _max_abs(lo: float, hi: float) -> float:
+    return max(abs(lo), abs(hi))
+
+
+def assign(graph: Graph, options: FixedOptions, ranges: dict | None = None) -> FixedPlan:
+    auto_w = options.auto_width
+    default = None if auto_w else options.fixed(options.precision, "--precision")
+    if auto_w and not ranges:
+        raise UsageError(f"--precision {options.precision} chooses formats from calibrated ranges: pass --calib data.npz")
+    names = {n.name: n for n in graph.nodes}
+    overrides = dict(options.overrides)
+    for key in overrides:
+        if key not in names and key != "input" and key not in graph.inputs:
+            raise UsageError(f"--config: no layer named '{key}' (layers: {', '.join(list(names)[:12])}"
+                             f"{', ...' if len(names) > 12 else ''})")
+
+    def parse_override(key: str) -> tuple[Fixed | None, Fixed | None]:
+        v = overrides.get(key)
+        if v is None:
+            return None, None
+        if isinstance(v, str):
+            return options.fixed(v, f"--config '{key}'"), None
+        if isinstance(v, dict) and set(v) <= {"output", "weight"}:
+            o, w = v.get("output"), v.get("weight")
+            return (options.fixed(o, f"--config '{key}' output") if o else None,
+                    options.fixed(w, f"--config '{key}' weight") if w else None)
+        raise UsageError(f"--config '{key}': expected \"fixed<W,I>\" or {{\"output\": ..., \"weight\": ...}}")
+
+    def act_format(t: str) -> Fixed:
+        if default is not None:
+            return default
+        lo, hi = ranges.get(t, (0.0, 0.0))
+        return Fixed(auto_w, int_bits_for(_max_abs(lo, hi), auto_w), True, options.rounding, options.overflow)
+
+    act: dict[str, Fixed] = {}
+    for i, name in enumerate(graph.inputs):
+        o, _ = parse_override(name) if name in overrides else parse_override("input") if i == 0 else (None, None)
+        act[name] = o or act_format(name)
+
+    layers: list[Layer] = []
+    for node in graph.nodes:
+        fx = get_fx(node)
+        out_o, w_o = parse_override(node.name)
+        in_fmts = [act[i] for i in node.inputs if i and not graph.tensors[i].is_const]
+        if fx.passthrough:
+            if out_o is not None or w_o is not None:
+                raise UsageError(f"--config '{node.name}': a {node.op} keeps its input's format; "
+                                 f"set the format on the layer that produces its input")
+            out_fmt = in_fmts[0]
+        else:
+            out_fmt = out_o or act_format(node.outputs[0])
+        w_fmt = None
+        if fx.has_weights:
+            if w_o is not None:
+                w_fmt = w_o
+            elif default is not None:
+                w_fmt = default
+            else:
+                w = np.asarray(graph.tensors[node.inputs[1]].data, np.float64)
+                w_fmt = Fixed(auto_w, int_bits_for(float(np.max(np.abs(w))) if w.size else 0.0, auto_w), True,
+                              options.rounding, options.overflow)
+        L = fx.lower(node, graph, in_fmts, out_fmt, w_fmt)
+        L.node_out_shape = tuple(graph.tensors[node.outputs[0]].shape)
+        act[node.outputs[0]] = out_fmt
+        layers.append(L)
+    return FixedPlan(options, act, layers, ranges, graph)

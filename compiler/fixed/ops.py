@@ -1,0 +1,564 @@
+"""Fixed-point semantics of the IR ops: one `FxOp` per op kind, registered by op name.
+
+Each op lowers a node of the optimized float graph to a `Layer` — every integer the generated C
+needs (quantized weights and biases, shifts, clamp bounds, reciprocal tables, geometry) — and
+simulates that layer on int64 NumPy arrays. The simulator (`simulate.py`) and the HLS backend
+(`codegen/hls.py`) both read the same `Layer`, so the C prints numbers the simulator used.
+
+Arrays in the simulator carry one extra leading axis, the sample axis: a tensor [1, C, H, W]
+is simulated as [S, 1, C, H, W].
+
+Arithmetic, per layer kind (every value is an integer with a known number of fractional bits):
+  Conv / Gemm / MatMul  acc = bias + Σ x·w at F_x + F_w fractional bits, in an accumulator sized
+                        from bit growth: W_acc = max(I_x + I_w + ceil(log2 K), I_b) + 1 + F_acc
+                        (cannot overflow); fused Relu / Clip act on acc; LeakyRelu multiplies
+                        negative acc by alpha (16 fractional bits, round half up); then acc is
+                        converted to the output format (its rounding and overflow modes).
+  Add                   both operands aligned to max(F_a, F_b) exactly, summed, converted.
+  Concat                each input converted to the output format.
+  AveragePool /         sum of the window (exact), times round(2^R / n) with R = 16 + ceil(log2 n_max),
+  GlobalAveragePool     converted from F_x + R fractional bits: the reciprocal's relative error is
+                        below 2^-17, the final rounding is the output format's.
+  MaxPool, GlobalMaxPool, Reshape, Transpose, Relu, Clip, LeakyRelu (unfused), Pad (constant):
+                        the output keeps the input's format.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import UnsupportedError
+from ..ir import Graph, Node
+from ..ops.registry import get_op
+from .format import Fixed, convert, out_of_range, quantize, shift_round
+
+ALPHA_FRAC = 16  # fractional bits of LeakyRelu slopes
+RECIP_EXTRA = 16  # significant bits of average-pool reciprocals beyond log2(n)
+
+
+@dataclass
+class Acc:
+    """Accumulator: W bits (two's complement), F fractional bits; C type int32 or int64."""
+
+    W: int
+    F: int
+
+    @property
+    def ctype(self) -> str:
+        return "int32_t" if self.W <= 32 else "int64_t"
+
+
+@dataclass
+class Layer:
+    node: Node
+    kind: "FxOp"
+    in_fmts: list[Fixed]
+    out_fmt: Fixed
+    p: dict[str, Any] = field(default_factory=dict)  # geometry and integer parameters
+    consts: dict[str, tuple[np.ndarray, str]] = field(default_factory=dict)  # role → (ints, C type)
+    acc: Acc | None = None
+    weight_fmt: Fixed | None = None
+    macs: int = 0
+    node_out_shape: tuple[int, ...] = ()
+
+
+class FxOp:
+    name = ""
+    passthrough = False  # output format = input 0's format (no requantization)
+    has_weights = False
+
+    def lower(self, node: Node, graph: Graph, in_fmts: list[Fixed], out_fmt: Fixed,
+              weight_fmt: Fixed | None) -> Layer:
+        return Layer(node, self, in_fmts, out_fmt)
+
+    def simulate(self, L: Layer, ins: list[np.ndarray]) -> tuple[np.ndarray, int]:
+        """(output ints, number of elements that overflowed the output format)."""
+        raise NotImplementedError
+
+    def cost(self, L: Layer, reuse: int) -> dict:
+        """Resource/latency model (see resources.py): one output element per cycle, no multipliers."""
+        return {"multipliers": 0, "cycles": int(np.prod(L.node_out_shape, dtype=np.int64))}
+
+
+_FX: dict[str, FxOp] = {}
+
+
+def fx_op(cls):
+    inst = cls()
+    assert inst.name not in _FX
+    _FX[inst.name] = inst
+    return cls
+
+
+def get_fx(node: Node) -> FxOp:
+    try:
+        return _FX[node.op]
+    except KeyError:
+        raise UnsupportedError(f"node '{node.name}' ({node.op}): no fixed-point implementation for op {node.op} "
+                               f"(fixed-point ops: {', '.join(sorted(_FX))})") from None
+
+
+def _conv_out(v: np.ndarray, frac: int, fmt: Fixed) -> tuple[np.ndarray, int]:
+    return convert(v, frac, fmt), int(np.count_nonzero(out_of_range(v, frac, fmt)))
+
+
+def need_const(node: Node, graph: Graph, idx: int, what: str) -> np.ndarray:
+    name = node.inputs[idx] if idx < len(node.inputs) else ""
+    t = graph.tensors.get(name) if name else None
+    if t is None or not t.is_const:
+        raise UnsupportedError(f"node '{node.name}' ({node.op}): the {what} must be a constant for the fixed-point target")
+    return np.asarray(t.data, np.float64)
+
+
+# ---- activations on a wide integer (fused or not) -----------------------------------------
+
+def lower_activation(node: Node, spec: dict | None, frac: int, bits: int) -> dict:
+    """Integer form of an activation applied to values with `frac` fractional bits, `bits` wide."""
+    if not spec:
+        return {"op": None}
+    op = spec["op"]
+    if op == "Relu":
+        return {"op": "Relu"}
+    if op == "Clip":
+        lo, hi = spec.get("min"), spec.get("max")
+        if isinstance(lo, str) or isinstance(hi, str):
+            raise UnsupportedError(f"node '{node.name}': Clip with run-time bounds has no fixed-point implementation")
+        lim = (1 << (bits - 1)) - 1
+        # the bounds, exactly where representable (ceil for min, floor for max: never outside [min, max])
+        qlo = -lim - 1 if lo is None else int(max(-lim - 1, min(lim, math.ceil(float(lo) * 2.0 ** frac))))
+        qhi = lim if hi is None else int(max(-lim - 1, min(lim, math.floor(float(hi) * 2.0 ** frac))))
+        return {"op": "Clip", "lo": qlo, "hi": qhi}
+    if op == "LeakyRelu":
+        if bits + ALPHA_FRAC + 2 > 63:
+            raise UnsupportedError(f"node '{node.name}': LeakyRelu on a {bits}-bit accumulator would overflow 64 bits; "
+                                   f"narrow the layer's formats")
+        return {"op": "LeakyRelu", "alpha": int(round(float(spec["alpha"]) * 2 ** ALPHA_FRAC)), "shift": ALPHA_FRAC}
+    raise UnsupportedError(f"node '{node.name}': activation {op} has no fixed-point implementation "
+                           f"(Relu, Clip/Relu6 and LeakyRelu do)")
+
+
+def apply_activation(a: dict, v: np.ndarray) -> np.ndarray:
+    op = a["op"]
+    if op is None:
+        return v
+    if op == "Relu":
+        return np.maximum(v, 0)
+    if op == "Clip":
+        return np.clip(v, a["lo"], a["hi"])
+    if op == "LeakyRelu":
+        return np.where(v < 0, shift_round(v * np.int64(a["alpha"]), a["shift"], "rnd"), v)
+    raise KeyError(op)
+
+
+def acc_for(in_fmt: Fixed, w_fmt: Fixed, terms: int, bias_q_max_abs_bits: int) -> Acc:
+    F = in_fmt.F + w_fmt.F
+    growth = math.ceil(math.log2(terms)) if terms > 1 else 0
+    ibits = max(in_fmt.I + w_fmt.I + growth, bias_q_max_abs_bits - F + 1) + 1
+    W = ibits + F
+    if W > 62:
+        raise UnsupportedError(f"accumulator of {W} bits (F={F}) exceeds 64-bit arithmetic; use narrower formats")
+    return Acc(W, F)
+
+
+def bias_bits(b: np.ndarray, F: int) -> int:
+    """Bits (sign excluded) of the largest bias magnitude at F fractional bits."""
+    m = float(np.max(np.abs(b))) if b.size else 0.0
+    return int(math.ceil(math.log2(m * 2.0 ** F + 1))) if m > 0 else 0
+
+
+# ---- Conv ----------------------------------------------------------------------------------
+
+@fx_op
+class ConvFx(FxOp):
+    name = "Conv"
+    has_weights = True
+
+    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
+        x = graph.tensors[node.inputs[0]]
+        y = graph.tensors[node.outputs[0]]
+        w = need_const(node, graph, 1, "weight")
+        b = need_const(node, graph, 2, "bias") if len(node.inputs) > 2 and node.inputs[2] else np.zeros(w.shape[0])
+        a = node.attrs
+        r = len(x.shape) - 2
+        two = (lambda v: list(v)) if r == 2 else (lambda v: [1] + list(v))
+        k, s, d = two(a["kernel_shape"]), two(a["strides"]), two(a["dilations"])
+        pads = a["pads"] if r == 2 else [0, a["pads"][0], 0, a["pads"][1]]
+        ih, iw = two(x.shape[2:])
+        oh, ow = two(y.shape[2:])
+        g = a["group"]
+        terms = (x.shape[1] // g) * k[0] * k[1]
+        acc = acc_for(in_fmts[0], weight_fmt, terms, bias_bits(b, in_fmts[0].F + weight_fmt.F))
+        wq = quantize(w, weight_fmt)
+        bq = quantize(b, Fixed(acc.W, acc.W - acc.F, True, "rnd", "sat"))
+        L = Layer(node, self, in_fmts, out_fmt, acc=acc, weight_fmt=weight_fmt, macs=int(np.prod(y.shape)) * terms)
+        L.p = {"n": x.shape[0], "c": x.shape[1], "m": w.shape[0], "group": g, "cg": x.shape[1] // g,
+               "mg": w.shape[0] // g, "ih": ih, "iw": iw, "oh": oh, "ow": ow, "kh": k[0], "kw": k[1],
+               "sh": s[0], "sw": s[1], "dh": d[0], "dw": d[1], "ph": pads[0], "pw": pads[1], "pb": pads[2], "pr": pads[3],
+               "terms": terms, "rank": r, "act": lower_activation(node, a.get("activation"), acc.F, acc.W)}
+        L.consts = {"w": (wq, weight_fmt.ctype), "b": (bq, acc.ctype)}
+        return L
+
+    def cost(self, L, reuse):
+        p = L.p
+        block = p["m"] * p["terms"]  # multiplications for all output channels of one output pixel
+        return {"multipliers": -(-block // reuse), "cycles": p["n"] * p["oh"] * p["ow"] * reuse}
+
+    def simulate(self, L, ins):
+        p = L.p
+        x = ins[0]
+        S = x.shape[0]
+        x4 = x.reshape(S * p["n"], p["c"], p["ih"], p["iw"])
+        w = L.consts["w"][0].astype(np.int64).reshape(p["m"], p["cg"], p["kh"], p["kw"])
+        xp = np.pad(x4, ((0, 0), (0, 0), (p["ph"], p["pb"]), (p["pw"], p["pr"])))
+        y = np.zeros((S * p["n"], p["m"], p["oh"], p["ow"]), np.int64)
+        g, cg, mg = p["group"], p["cg"], p["mg"]
+        for ky in range(p["kh"]):
+            for kx in range(p["kw"]):
+                patch = xp[:, :, ky * p["dh"]: ky * p["dh"] + p["sh"] * (p["oh"] - 1) + 1: p["sh"],
+                           kx * p["dw"]: kx * p["dw"] + p["sw"] * (p["ow"] - 1) + 1: p["sw"]]
+                if g == 1:
+                    y += np.tensordot(w[:, :, ky, kx], patch, axes=([1], [1])).transpose(1, 0, 2, 3)
+                elif cg == 1 and mg == 1:  # depthwise
+                    y += patch * w[:, 0, ky, kx].reshape(1, -1, 1, 1)
+                else:
+                    for gi in range(g):
+                        y[:, gi * mg:(gi + 1) * mg] += np.tensordot(
+                            w[gi * mg:(gi + 1) * mg, :, ky, kx], patch[:, gi * cg:(gi + 1) * cg],
+                            axes=([1], [1])).transpose(1, 0, 2, 3)
+        y += L.consts["b"][0].astype(np.int64).reshape(1, -1, 1, 1)
+        y = apply_activation(p["act"], y)
+        out, nov = _conv_out(y, L.acc.F, L.out_fmt)
+        return out.reshape((S, *L.node_out_shape)), nov
+
+
+# ---- Gemm / MatMul with a constant weight ----------------------------------------------------
+
+class _DenseFx(FxOp):
+    has_weights = True
+
+    def weights(self, node, graph) -> tuple[np.ndarray, np.ndarray | None]:
+        """(W as [n, k] so that y[i, j] = Σ_p x[i, p] · W[j, p], bias [n] or None), in float."""
+        raise NotImplementedError
+
+    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
+        x = graph.tensors[node.inputs[0]]
+        y = graph.tensors[node.outputs[0]]
+        w, b = self.weights(node, graph)
+        nout, k = w.shape
+        m = int(np.prod(x.shape[:-1], dtype=np.int64))
+        if b is None:
+            b = np.zeros(nout)
+        acc = acc_for(in_fmts[0], weight_fmt, k, bias_bits(b, in_fmts[0].F + weight_fmt.F))
+        L = Layer(node, self, in_fmts, out_fmt, acc=acc, weight_fmt=weight_fmt, macs=m * nout * k)
+        L.p = {"m": m, "n": nout, "k": k, "terms": k,
+               "act": lower_activation(node, node.attrs.get("activation"), acc.F, acc.W)}
+        L.consts = {"w": (quantize(w, weight_fmt), weight_fmt.ctype),
+                    "b": (quantize(b, Fixed(acc.W, acc.W - acc.F, True, "rnd", "sat")), acc.ctype)}
+        return L
+
+    def simulate(self, L, ins):
+        p = L.p
+        S = ins[0].shape[0]
+        x = ins[0].reshape(S, p["m"], p["k"])
+        y = np.einsum("smk,nk->smn", x, L.consts["w"][0].astype(np.int64)) + L.consts["b"][0].astype(np.int64)
+        y = apply_activation(p["act"], y)
+        out, nov = _conv_out(y, L.acc.F, L.out_fmt)
+        return out.reshape((S, *L.node_out_shape)), nov
+
+    def cost(self, L, reuse):
+        block = L.p["n"] * L.p["k"]  # multiplications for one row of outputs
+        return {"multipliers": -(-block // reuse), "cycles": L.p["m"] * reuse}
+
+
+
+@fx_op
+class GemmFx(_DenseFx):
+    name = "Gemm"
+
+    def weights(self, node, graph):
+        if node.attrs["transA"]:
+            raise UnsupportedError(f"node '{node.name}' (Gemm): transA=1 has no fixed-point implementation")
+        bmat = need_const(node, graph, 1, "B operand")
+        w = (bmat if node.attrs["transB"] else bmat.T) * float(node.attrs["alpha"])
+        bias = None
+        if len(node.inputs) > 2 and node.inputs[2]:
+            c = need_const(node, graph, 2, "C operand") * float(node.attrs["beta"])
+            m = graph.tensors[node.inputs[0]].shape[0]
+            full = np.broadcast_to(c, (m, w.shape[0]))
+            if m != 1 and not np.all(full == full[:1]):
+                raise UnsupportedError(f"node '{node.name}' (Gemm): a per-row C has no fixed-point implementation")
+            bias = np.array(full[0], np.float64)
+        return np.ascontiguousarray(w), bias
+
+
+@fx_op
+class MatMulFx(_DenseFx):
+    name = "MatMul"
+
+    def weights(self, node, graph):
+        bmat = need_const(node, graph, 1, "second operand (weights)")
+        if bmat.ndim != 2:
+            raise UnsupportedError(f"node '{node.name}' (MatMul): only a 2-D constant second operand is supported")
+        return np.ascontiguousarray(bmat.T), None
+
+
+# ---- element-wise and data movement ------------------------------------------------------------
+
+@fx_op
+class AddFx(FxOp):
+    name = "Add"
+
+    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
+        a, b = (graph.tensors[i] for i in node.inputs)
+        if a.is_const or b.is_const or tuple(a.shape) != tuple(b.shape):
+            raise UnsupportedError(f"node '{node.name}' (Add): the fixed-point target adds two computed tensors of the "
+                                   f"same shape (got {list(a.shape)} and {list(b.shape)})")
+        F = max(in_fmts[0].F, in_fmts[1].F)
+        L = Layer(node, self, in_fmts, out_fmt)
+        L.p = {"size": a.size, "F": F, "sa": F - in_fmts[0].F, "sb": F - in_fmts[1].F}
+        return L
+
+    def simulate(self, L, ins):
+        p = L.p
+        v = shift_round(ins[0], -p["sa"], "trn") + shift_round(ins[1], -p["sb"], "trn")
+        return _conv_out(v, p["F"], L.out_fmt)
+
+
+@fx_op
+class ConcatFx(FxOp):
+    name = "Concat"
+
+    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
+        y = graph.tensors[node.outputs[0]]
+        ax = node.attrs["axis"] % len(y.shape)
+        outer = int(np.prod(y.shape[:ax], dtype=np.int64))
+        inner = int(np.prod(y.shape[ax + 1:], dtype=np.int64))
+        parts, off = [], 0
+        for i, f in zip(node.inputs, in_fmts):
+            chunk = graph.tensors[i].shape[ax] * inner
+            parts.append({"chunk": chunk, "offset": off, "frac": f.F})
+            off += chunk
+        L = Layer(node, self, in_fmts, out_fmt)
+        L.p = {"axis": ax, "outer": outer, "row": off, "parts": parts}
+        return L
+
+    def simulate(self, L, ins):
+        outs, nov = [], 0
+        for x, part in zip(ins, L.p["parts"]):
+            v, n = _conv_out(x, part["frac"], L.out_fmt)
+            outs.append(v)
+            nov += n
+        return np.concatenate(outs, axis=L.p["axis"] + 1), nov
+
+
+class _PassFx(FxOp):
+    passthrough = True
+
+
+@fx_op
+class ReshapeFx(_PassFx):
+    name = "Reshape"
+
+    def cost(self, L, reuse):
+        return {"multipliers": 0, "cycles": 0}  # an alias of its input buffer: no hardware
+
+    def simulate(self, L, ins):
+        return ins[0].reshape((ins[0].shape[0], *L.node_out_shape)), 0
+
+
+@fx_op
+class IdentityFx(ReshapeFx):
+    name = "Identity"
+
+
+@fx_op
+class TransposeFx(_PassFx):
+    name = "Transpose"
+
+    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
+        x = graph.tensors[node.inputs[0]]
+        perm = list(node.attrs["perm"])
+        st = [int(np.prod(x.shape[i + 1:], dtype=np.int64)) for i in range(len(x.shape))]
+        L = Layer(node, self, in_fmts, out_fmt)
+        L.p = {"perm": perm, "dims": [{"extent": x.shape[q], "stride": st[q]} for q in perm]}
+        return L
+
+    def simulate(self, L, ins):
+        return ins[0].transpose([0] + [q + 1 for q in L.p["perm"]]), 0
+
+
+@fx_op
+class PadFx(_PassFx):
+    name = "Pad"
+
+    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
+        if node.attrs["mode"] != "constant":
+            raise UnsupportedError(f"node '{node.name}' (Pad): mode {node.attrs['mode']} has no fixed-point implementation "
+                                   f"(constant does)")
+        x = graph.tensors[node.inputs[0]]
+        r, pads = len(x.shape), node.attrs["pads"]
+        if any(v < 0 for v in pads):
+            raise UnsupportedError(f"node '{node.name}' (Pad): cropping (negative pads) is not supported here")
+        val = int(quantize(np.array([node.attrs["value"]]), in_fmts[0])[0])
+        in_st = [int(np.prod(x.shape[i + 1:], dtype=np.int64)) for i in range(r)]
+        L = Layer(node, self, in_fmts, out_fmt)
+        L.p = {"value": val, "pads": list(pads),
+               "dims": [{"extent": x.shape[i] + pads[i] + pads[r + i], "begin": pads[i], "size": x.shape[i],
+                         "stride": in_st[i]} for i in range(r)]}
+        return L
+
+    def simulate(self, L, ins):
+        r = len(L.p["dims"])
+        widths = [(0, 0)] + [(L.p["pads"][i], L.p["pads"][r + i]) for i in range(r)]
+        return np.pad(ins[0], widths, constant_values=L.p["value"]), 0
+
+
+class _ElementwiseActFx(_PassFx):
+    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
+        L = Layer(node, self, in_fmts, out_fmt)
+        f = in_fmts[0]
+        spec = {"op": node.op, **node.attrs}
+        L.p = {"size": graph.tensors[node.inputs[0]].size, "act": lower_activation(node, spec, f.F, f.W)}
+        return L
+
+    def simulate(self, L, ins):
+        v = apply_activation(L.p["act"], ins[0])
+        return _conv_out(v, L.out_fmt.F, L.out_fmt)
+
+
+@fx_op
+class ReluFx(_ElementwiseActFx):
+    name = "Relu"
+
+
+@fx_op
+class ClipFx(_ElementwiseActFx):
+    name = "Clip"
+
+
+@fx_op
+class LeakyReluFx(_ElementwiseActFx):
+    name = "LeakyRelu"
+
+
+# ---- pooling -------------------------------------------------------------------------------------
+
+def _pool_geom(node, graph):
+    x = graph.tensors[node.inputs[0]]
+    ins, outs, k, s, d, p = get_op(node.op)._geom(node, x.shape)
+    return {"planes": x.shape[0] * x.shape[1], "ih": ins[0], "iw": ins[1], "oh": outs[0], "ow": outs[1],
+            "kh": k[0], "kw": k[1], "sh": s[0], "sw": s[1], "dh": d[0], "dw": d[1], "ph": p[0], "pw": p[1]}
+
+
+def _windows(p):
+    """Per output axis, the valid input indices of each window."""
+    out = []
+    for (n_in, n_out, k, s, d, pad) in ((p["ih"], p["oh"], p["kh"], p["sh"], p["dh"], p["ph"]),
+                                        (p["iw"], p["ow"], p["kw"], p["sw"], p["dw"], p["pw"])):
+        out.append([[t for t in (o * s - pad + j * d for j in range(k)) if 0 <= t < n_in] for o in range(n_out)])
+    return out
+
+
+@fx_op
+class MaxPoolFx(_PassFx):
+    name = "MaxPool"
+
+    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
+        L = Layer(node, self, in_fmts, out_fmt)
+        L.p = {**_pool_geom(node, graph), "init": in_fmts[0].qmin}
+        return L
+
+    def simulate(self, L, ins):
+        p = L.p
+        S = ins[0].shape[0]
+        x = ins[0].reshape(S * p["planes"], p["ih"], p["iw"])
+        wh, ww = _windows(p)
+        y = np.empty((x.shape[0], p["oh"], p["ow"]), np.int64)
+        for i, vh in enumerate(wh):
+            for j, vw in enumerate(ww):
+                y[:, i, j] = x[:, vh][:, :, vw].max(axis=(1, 2))
+        return y.reshape((S, *L.node_out_shape)), 0
+
+
+def _recip(counts: np.ndarray) -> tuple[np.ndarray, int]:
+    R = RECIP_EXTRA + int(math.ceil(math.log2(max(int(counts.max()), 1))))
+    return np.floor(2.0 ** R / counts + 0.5).astype(np.int64), R
+
+
+@fx_op
+class AveragePoolFx(FxOp):
+    name = "AveragePool"
+
+    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
+        x = graph.tensors[node.inputs[0]]
+        p = _pool_geom(node, graph)
+        counts = get_op(node.op).divisors(node, x.shape).astype(np.int64)
+        recip, R = _recip(counts)
+        L = Layer(node, self, in_fmts, out_fmt, macs=int(np.prod(graph.tensors[node.outputs[0]].shape)) * p["kh"] * p["kw"])
+        L.p = {**p, "R": R, "frac": in_fmts[0].F + R}
+        L.consts = {"recip": (recip.ravel(), "int32_t")}
+        return L
+
+    def cost(self, L, reuse):
+        return {"multipliers": 1, "cycles": int(np.prod(L.node_out_shape, dtype=np.int64))}
+
+    def simulate(self, L, ins):
+        p = L.p
+        S = ins[0].shape[0]
+        x = ins[0].reshape(S * p["planes"], p["ih"], p["iw"])
+        wh, ww = _windows(p)
+        recip = L.consts["recip"][0].reshape(p["oh"], p["ow"])
+        v = np.empty((x.shape[0], p["oh"], p["ow"]), np.int64)
+        for i, vh in enumerate(wh):
+            for j, vw in enumerate(ww):
+                v[:, i, j] = x[:, vh][:, :, vw].sum(axis=(1, 2)) * recip[i, j]
+        y, nov = _conv_out(v, p["frac"], L.out_fmt)
+        return y.reshape((S, *L.node_out_shape)), nov
+
+
+@fx_op
+class GlobalAveragePoolFx(FxOp):
+    name = "GlobalAveragePool"
+
+    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
+        x = graph.tensors[node.inputs[0]]
+        inner = int(np.prod(x.shape[2:], dtype=np.int64))
+        recip, R = _recip(np.array([inner]))
+        L = Layer(node, self, in_fmts, out_fmt, macs=x.size)
+        L.p = {"planes": x.shape[0] * x.shape[1], "inner": inner, "R": R, "frac": in_fmts[0].F + R,
+               "recip": int(recip[0])}
+        return L
+
+    def cost(self, L, reuse):
+        return {"multipliers": 1, "cycles": L.p["planes"] * L.p["inner"]}
+
+    def simulate(self, L, ins):
+        p = L.p
+        S = ins[0].shape[0]
+        v = ins[0].reshape(S, p["planes"], p["inner"]).sum(axis=2) * np.int64(p["recip"])
+        y, nov = _conv_out(v, p["frac"], L.out_fmt)
+        return y.reshape((S, *L.node_out_shape)), nov
+
+
+@fx_op
+class GlobalMaxPoolFx(_PassFx):
+    name = "GlobalMaxPool"
+
+    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
+        x = graph.tensors[node.inputs[0]]
+        L = Layer(node, self, in_fmts, out_fmt)
+        L.p = {"planes": x.shape[0] * x.shape[1], "inner": int(np.prod(x.shape[2:], dtype=np.int64)),
+               "init": in_fmts[0].qmin}
+        return L
+
+    def simulate(self, L, ins):
+        p = L.p
+        S = ins[0].shape[0]
+        return ins[0].reshape(S, p["planes"], p["inner"]).max(axis=2).reshape((S, *L.node_out_shape)), 0
+
+
+def fx_ops() -> list[str]:
+    return sorted(_FX)
