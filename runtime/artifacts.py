@@ -47,6 +47,28 @@ class QemuMcuArtifact(Artifact):
         return self.run_many([inputs])[0]
 
 
+class QemuUserArtifact(Artifact):
+    """An ARM Linux board build (runtime/tvm_deploy.py) run under QEMU user mode: the cross-built
+    deploy program with the board's TVM runtime; `run_many` runs all samples in one process."""
+
+    def __init__(self, build_dir: Path):
+        from .tvm_deploy import ran_on
+
+        self.dir = build_dir
+        self.meta = json.loads((build_dir / "convc.json").read_text())
+        self.ran_on = ran_on(build_dir)
+        self.report = ""  # the deploy program's line: samples, time per run (emulated)
+
+    def run_many(self, inputs: list[dict]) -> list[dict]:
+        from .tvm_deploy import run_deploy_bundle_many
+
+        outs, self.report = run_deploy_bundle_many(self.dir, inputs)
+        return outs
+
+    def run(self, inputs):
+        return self.run_many([inputs])[0]
+
+
 def load_artifact(build_dir: str | Path) -> Artifact:
     build_dir = Path(build_dir)
     meta_path = build_dir / "convc.json"
@@ -60,4 +82,6 @@ def load_artifact(build_dir: str | Path) -> Artifact:
         return HostCArtifact(build_dir)
     if target.runner == "qemu-system":
         return QemuMcuArtifact(build_dir, target)
+    if target.runner == "qemu-user":
+        return QemuUserArtifact(build_dir)
     raise UsageError(f"no runner for target '{target.name}'")

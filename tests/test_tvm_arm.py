@@ -1,0 +1,226 @@
+"""ARM Linux deployment of TVM builds (runtime/tvm_deploy.py), really executed under QEMU user mode.
+
+Relax modules are built here directly with relax.BlockBuilder, compiled by TVM for the targets'
+own TVM target dicts, cross-linked with the targets' cross compilers, bundled with the board's
+TVM runtime (aarch64: PyPI's aarch64 wheels; armv7: cross-built from the wheels' sources) and run
+by the cross-built deploy program under qemu-aarch64 / qemu-arm, compared with NumPy.
+The first run on a machine fills the runtime cache (~/.cache/convc/tvm-runtime): about 2-3 minutes
+on 2 cores for armv7, seconds for aarch64.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from convc.compiler.errors import ToolchainError
+from convc.runtime import tvm_deploy
+from convc.runtime.artifacts import load_artifact
+from convc.runtime.tvm_deploy import (BOARDS, DeployRunError, board_for, run_deploy_bundle, run_deploy_bundle_many,
+                                      write_deploy_bundle)
+from convc.targets import get_target
+
+pytestmark = pytest.mark.toolchain
+
+ARCHES = ["arm", "armv7"]
+RNG = np.random.default_rng(7)
+W_CONV = RNG.standard_normal((4, 3, 3, 3)).astype(np.float32)
+B_CONV = RNG.standard_normal(4).astype(np.float32)
+W_FC = (RNG.standard_normal((10, 4 * 6 * 6)) * 0.1).astype(np.float32)
+SCALE = RNG.standard_normal((1, 5)).astype(np.float32)
+
+
+def _relax_model():
+    """main(x: f32[1,3,8,8], v: f32[1,5]) -> (dense(relu(conv2d(x)+b)): f32[1,10], v*scale: f32[1,5])"""
+    from tvm import relax
+
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType((1, 3, 8, 8), "float32"))
+    v = relax.Var("v", relax.TensorType((1, 5), "float32"))
+    with bb.function("main", [x, v]):
+        with bb.dataflow():
+            c = bb.emit(relax.op.nn.conv2d(x, relax.const(W_CONV)))
+            c = bb.emit(relax.op.add(c, relax.const(B_CONV.reshape(1, 4, 1, 1))))
+            r = bb.emit(relax.op.nn.relu(c))
+            f = bb.emit(relax.op.reshape(r, (1, 144)))
+            y = bb.emit(relax.op.matmul(f, relax.op.permute_dims(relax.const(W_FC))))
+            z = bb.emit(relax.op.multiply(v, relax.const(SCALE)))
+            out = bb.emit_output(relax.Tuple([y, z]))
+        bb.emit_func_output(out)
+    return bb.get()
+
+
+def _numpy_model(x: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    win = np.lib.stride_tricks.sliding_window_view(x[0].astype(np.float64), (3, 3), axis=(1, 2))  # c,6,6,3,3
+    conv = np.einsum("chwij,ocij->ohw", win, W_CONV) + B_CONV[:, None, None]
+    y = np.maximum(conv, 0).reshape(1, 144) @ W_FC.T.astype(np.float64)
+    return y, v.astype(np.float64) * SCALE
+
+
+META = {"name": "conv_relu_dense", "library": "model.so",
+        "inputs": [{"name": "x", "shape": [1, 3, 8, 8], "dtype": "float32"},
+                   {"name": "v", "shape": [1, 5], "dtype": "float32"}],
+        "outputs": [{"name": "y", "shape": [1, 10], "dtype": "float32"},
+                    {"name": "z", "shape": [1, 5], "dtype": "float32"}]}
+
+
+@pytest.fixture(scope="module", params=ARCHES)
+def bundle(request, tmp_path_factory):
+    import tvm
+
+    target = get_target(request.param)
+    out = tmp_path_factory.mktemp(f"bundle-{target.name}")
+    ex = tvm.compile(_relax_model(), target=tvm.target.Target(target.tvm_target))
+    ex.export_library(str(out / "model.so"), fcompile=tvm.support.cc.cross_compiler(target.cxx))
+    meta = write_deploy_bundle(out, target, {**META, "target": target.name})
+    return target, out, meta
+
+
+def _samples(n: int) -> list[dict[str, np.ndarray]]:
+    return [{"x": RNG.standard_normal((1, 3, 8, 8)).astype(np.float32),
+             "v": RNG.standard_normal((1, 5)).astype(np.float32)} for _ in range(n)]
+
+
+def _elf_machine(path: Path) -> int:
+    return int.from_bytes(path.read_bytes()[18:20], "little")
+
+
+def test_bundle_is_complete_and_for_the_board(bundle):
+    target, out, meta = bundle
+    board = board_for(target)
+    for f in ["model.so", "deploy", "deploy.cc", "Makefile", "README.txt", "convc.json", "lib/libtvm_runtime.so",
+              "lib/libtvm_ffi.so", "include/tvm/ffi/function.h", "include/dlpack/dlpack.h"]:
+        assert (out / f).is_file(), f
+    for f in ["model.so", "deploy", "lib/libtvm_runtime.so", "lib/libtvm_ffi.so"]:
+        assert _elf_machine(out / f) == board.elf_machine, f
+    assert json.loads((out / "convc.json").read_text()) == meta
+    assert meta["deploy"]["qemu"] == board.qemu and meta["inputs"] == META["inputs"]
+    readme = (out / "README.txt").read_text()
+    assert "LD_LIBRARY_PATH=lib ./deploy model.so in0.bin in1.bin out0.bin out1.bin" in readme
+    assert "x: float32[1,3,8,8], 768 bytes per sample" in readme
+
+
+def test_runs_under_qemu_and_matches_numpy(bundle):
+    target, out, _ = bundle
+    samples = _samples(6)
+    got, report = run_deploy_bundle_many(out, samples)
+    assert report.startswith("deploy: 6 sample(s)")
+    assert len(got) == 6
+    for s, g in zip(samples, got):
+        y, z = _numpy_model(s["x"], s["v"])
+        assert g["y"].shape == (1, 10) and g["y"].dtype == np.float32
+        assert np.max(np.abs(g["y"] - y)) <= 1e-4 * np.max(np.abs(y))
+        np.testing.assert_allclose(g["z"], z, rtol=1e-6)
+    one = run_deploy_bundle(out, samples[0])
+    np.testing.assert_array_equal(one["y"], got[0]["y"])
+
+
+def test_artifact_runner_reports_qemu(bundle):
+    target, out, _ = bundle
+    art = load_artifact(out)
+    board = board_for(target)
+    assert art.ran_on == f"{board.qemu} ({board.triple})"
+    s = _samples(2)
+    res = art.run_many(s)
+    np.testing.assert_allclose(res[1]["z"], s[1]["v"] * SCALE, rtol=1e-6)
+    assert "per run" in art.report
+
+
+def test_makefile_rebuilds_the_deploy_program(bundle, tmp_path):
+    """The Makefile a board user gets really builds deploy (cross, here), and that build runs."""
+    target, out, _ = bundle
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    (copy / "deploy").unlink()
+    r = subprocess.run(["make"], cwd=copy, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert _elf_machine(copy / "deploy") == board_for(target).elf_machine
+    s = _samples(1)[0]
+    np.testing.assert_allclose(run_deploy_bundle(copy, s)["z"], s["v"] * SCALE, rtol=1e-6)
+
+
+def test_deploy_program_rejects_bad_input_files(bundle, tmp_path):
+    target, out, _ = bundle
+    board = board_for(target)
+    (tmp_path / "in0.bin").write_bytes(b"\0" * 700)  # not a multiple of 768 bytes
+    (tmp_path / "in1.bin").write_bytes(b"\0" * 20)
+    r = subprocess.run([board.qemu, "-L", board.sysroot, str(out / "deploy"), str(out / "model.so"),
+                        "in0.bin", "in1.bin", "out0.bin", "out1.bin"], cwd=tmp_path, capture_output=True, text=True,
+                       env=dict(os.environ, LD_LIBRARY_PATH=str(out / "lib")), timeout=120)
+    assert r.returncode == 1
+    assert "deploy: error: input 'x' (in0.bin): 700 bytes is not a multiple of 768 bytes per sample" in r.stderr
+
+
+def test_a_broken_model_library_is_an_error_not_a_result(bundle, tmp_path):
+    target, out, _ = bundle
+    broken = tmp_path / "broken"
+    shutil.copytree(out, broken)
+    (broken / "model.so").write_text("not a shared library\n")
+    with pytest.raises(DeployRunError, match=r"deploy program failed \(exit status 1\): deploy: error: .*model\.so"):
+        run_deploy_bundle(broken, _samples(1)[0])
+
+
+def test_a_crashing_program_is_an_error_with_the_signal(bundle, tmp_path):
+    target, out, _ = bundle
+    board = board_for(target)
+    crash = tmp_path / "crash"
+    shutil.copytree(out, crash)
+    src = crash / "crash.c"
+    src.write_text("#include <signal.h>\nint main(void) { raise(SIGSEGV); return 0; }\n")
+    subprocess.run([board.cxx.replace("g++", "gcc"), "-o", str(crash / "deploy"), str(src)], check=True)
+    with pytest.raises(DeployRunError, match="killed by signal 11"):
+        run_deploy_bundle(crash, _samples(1)[0])
+
+
+def _path_without(tmp_path: Path, *missing: str) -> str:
+    """A PATH with links to everything the tests need except the `missing` executables."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ["aarch64-linux-gnu-g++", "arm-linux-gnueabihf-g++", "qemu-aarch64", "qemu-arm", "g++", "gcc", "cc"]:
+        if tool not in missing and shutil.which(tool):
+            os.symlink(shutil.which(tool), bin_dir / tool)
+    return str(bin_dir)
+
+
+@pytest.mark.parametrize("name", ARCHES)
+def test_missing_cross_compiler_names_the_debian_package(name, tmp_path, monkeypatch):
+    target = get_target(name)
+    board = board_for(target)
+    (tmp_path / "model.so").write_bytes(b"")
+    monkeypatch.setenv("PATH", _path_without(tmp_path, board.cxx))
+    with pytest.raises(ToolchainError, match=re.escape(f"needs {board.cxx}: install Debian package g++-{board.triple}")):
+        write_deploy_bundle(tmp_path, target, {**META, "target": name})
+
+
+def test_missing_qemu_names_the_debian_package(bundle, tmp_path, monkeypatch):
+    target, out, _ = bundle
+    board = board_for(target)
+    monkeypatch.setenv("PATH", _path_without(tmp_path, board.qemu))
+    with pytest.raises(ToolchainError, match=re.escape(f"needs {board.qemu}: install Debian package qemu-user")):
+        run_deploy_bundle(out, _samples(1)[0])
+
+
+@pytest.mark.parametrize("name", ARCHES)
+def test_cli_missing_toolchain_is_exit_2_with_the_package(name, tmp_path, monkeypatch, capsys):
+    from convc.compiler.cli import main
+
+    board = board_for(get_target(name))
+    monkeypatch.setenv("PATH", _path_without(tmp_path, board.qemu))
+    model = Path(__file__).resolve().parent.parent / "examples" / "digits" / "digits.onnx"
+    assert main(["validate", str(model), "--target", name, "--samples", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "qemu-user" in err[0] and board.qemu in err[0]
+
+
+def test_armv7_runtime_is_built_from_the_wheel_sources():
+    """No armv7 wheel exists: the cached runtime says it was cross-built (and how long it took)."""
+    lib = tvm_deploy.board_runtime(BOARDS["arm-linux-gnueabihf"])
+    note = (lib / "SOURCE.txt").read_text()
+    assert note.startswith("cross-built with arm-linux-gnueabihf-g++ from the sources of apache-tvm==")
+    assert _elf_machine(lib / "libtvm_runtime.so") == 40
