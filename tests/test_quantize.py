@@ -120,6 +120,18 @@ def test_compile_int8_cli(tmp_path, capsys):
     assert rc == 0 and "int8: 8 int8 layers, calibration mse on 200 samples; float layers: none" in text
     assert (out / "convc_fixedpoint.h").is_file()
     assert '#include "convc_fixedpoint.h"' in (out / "model.c").read_text()
+    # model.h carries the boundary quantization; they are the graph's QuantizeLinear/DequantizeLinear
+    hdr = (out / "model.h").read_text()
+    g = load_and_optimize(DIGITS / "digits.onnx")
+    q = quantize_graph(g, load_calibration(DIGITS / "digits_calib.npz", g)[0], "mse").graph
+    first, last = q.nodes[0], q.nodes[-1]
+    assert first.op == "QuantizeLinear" and last.op == "DequantizeLinear"
+    assert f"#define MODEL_INPUT0_ZERO_POINT ({first.attrs['zero_point']})" in hdr
+    assert f"#define MODEL_OUTPUT0_ZERO_POINT ({last.attrs['zero_point']})" in hdr
+    import re
+
+    scale = float(re.search(r"#define MODEL_OUTPUT0_SCALE ([0-9.e+-]+)f", hdr).group(1))
+    assert np.float32(scale) == np.float32(last.attrs["scale"])
 
 
 @pytest.mark.parametrize("args, msg", [

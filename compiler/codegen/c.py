@@ -148,7 +148,8 @@ def generate_c(graph: Graph, prefix: str = "model", target: str = "c", host_main
     def io(name: str) -> dict:
         t = graph.tensors[name]
         return {"name": name, "c_name": io_names[name], "shape": list(t.shape), "dtype": t.dtype,
-                "ctype": cfmt.ctype(t.dtype), "size": t.size, "comment": cfmt.comment(name)}
+                "ctype": cfmt.ctype(t.dtype), "size": t.size, "comment": cfmt.comment(name),
+                "quant": _boundary_quant(graph, name)}
 
     inputs = [io(i) for i in graph.inputs]
     read = {i for n in graph.nodes for i in n.inputs}
@@ -179,6 +180,17 @@ def generate_c(graph: Graph, prefix: str = "model", target: str = "c", host_main
             "activations_total_bytes": plan.activations_total}
     files["convc.json"] = json.dumps(meta, indent=2, sort_keys=True) + "\n"
     return CModel(files, plan, meta)
+
+
+def _boundary_quant(graph: Graph, name: str) -> dict | None:
+    """Scale and zero point of the int8 tensor a float graph input is quantized to (its only
+    reader is a QuantizeLinear) or a float graph output is dequantized from, for model.h."""
+    nodes = [n for n in graph.nodes if name in n.inputs] if name in graph.inputs else \
+        [n for n in graph.nodes if name in n.outputs]
+    if len(nodes) != 1 or nodes[0].op not in ("QuantizeLinear", "DequantizeLinear"):
+        return None
+    a = nodes[0].attrs
+    return {"scale": cfmt.literal(a["scale"], "float32"), "zero_point": int(a["zero_point"])}
 
 
 def _mentions(body: str, ident: str) -> bool:
