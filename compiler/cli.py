@@ -36,7 +36,10 @@ def cmd_compile(args) -> int:
 
     from convc.targets import get_target
 
-    get_target(args.target)
+    if get_target(args.target).backend == "fpga":
+        from .fixed.commands import compile_cmd
+
+        return compile_cmd(args)
     log: list[str] = []
     graph = load_and_optimize(args.model, _shapes(args), log=log)
     qres = None
@@ -67,6 +70,12 @@ def cmd_compile(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    from convc.targets import get_target
+
+    if get_target(args.target).backend == "fpga":
+        from .fixed.commands import validate_cmd
+
+        return validate_cmd(args)
     from convc.runtime.harness import DEFAULT_TOL, format_report, validate
 
     rep = validate(args.model, args.target, data=args.data, input_shapes=_shapes(args),
@@ -81,6 +90,12 @@ def cmd_validate(args) -> int:
 
 
 def cmd_inspect(args) -> int:
+    from convc.targets import get_target
+
+    if args.target and get_target(args.target).backend == "fpga":
+        from .fixed.commands import inspect_cmd
+
+        return inspect_cmd(args)
     from .driver import load_and_optimize
     from .stats import format_table, layer_table
 
@@ -152,6 +167,8 @@ def cmd_run(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .fixed.commands import add_fpga_args, add_profile_parser
+
     p = argparse.ArgumentParser(prog="convc", description="Compile trained ConvNets (ONNX) for small machines.")
     sub = p.add_subparsers(dest="cmd", required=True)
 
@@ -175,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--name", default="model", help="C symbol prefix (default: model)")
     c.add_argument("--dump-ir", action="store_true", help="print the optimized IR")
     c.add_argument("--stack-size", type=int, metavar="BYTES", help="firmware stack for cortex-m targets (default 16384)")
+    add_fpga_args(c)
     c.set_defaults(fn=cmd_compile)
 
     v = sub.add_parser("validate", help="build, run and compare with the reference")
@@ -187,12 +205,16 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("-o", "--output", help="keep the build in this folder")
     v.add_argument("--json", action="store_true", help="print one JSON object")
     v.add_argument("--stack-size", type=int, metavar="BYTES", help="firmware stack for cortex-m targets (default 16384)")
+    add_fpga_args(v)
     v.set_defaults(fn=cmd_validate)
+
+    add_profile_parser(sub, model_args)
 
     i = sub.add_parser("inspect", help="per-layer table: shapes, params, MACs, memory")
     model_args(i)
     i.add_argument("--json", action="store_true")
     i.add_argument("--target", help="also build for this cortex-m target and report flash, RAM, instructions")
+    add_fpga_args(i)
     i.set_defaults(fn=cmd_inspect)
 
     t = sub.add_parser("targets", help="list targets and whether their toolchain is here")

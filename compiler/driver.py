@@ -38,4 +38,10 @@ def compile_graph(graph: Graph, target_name: str, out_dir: str | os.PathLike, pr
         require_toolchain(target)
         files, cm = compile_firmware(graph, target, prefix=prefix, stack_bytes=stack_bytes)
         return Compiled(graph, write_dir(out_dir, files), cm)
+    if target.backend == "fpga":  # fixed-point HLS C with the default formats; the CLI builds a FixedPlan itself
+        from .fixed.assign import FixedOptions, assign
+        from .fixed.build import compile_fpga
+
+        out, _ = compile_fpga(assign(graph, FixedOptions()), out_dir, prefix=prefix, target=target.name)
+        return Compiled(graph, out)
     raise NotImplementedError(target.backend)

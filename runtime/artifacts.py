@@ -84,4 +84,8 @@ def load_artifact(build_dir: str | Path) -> Artifact:
         return QemuMcuArtifact(build_dir, target)
     if target.runner == "qemu-user":
         return QemuUserArtifact(build_dir)
+    if target.runner == "host-fixed":
+        from .host_fixed import HostFixedArtifact
+
+        return HostFixedArtifact(build_dir)
     raise UsageError(f"no runner for target '{target.name}'")

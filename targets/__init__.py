@@ -42,6 +42,10 @@ from .cortex_m import cortex_m_targets  # noqa: E402  (targets are data: one mod
 
 _register(cortex_m_targets())
 
+from .fpga import fpga_targets  # noqa: E402
+
+_register(fpga_targets())
+
 
 def get_target(name: str) -> Target:
     try:

@@ -49,11 +49,12 @@ def c_activation(a: dict, var: str, ctype: str) -> str:
     if op is None:
         return "/* no activation */"
     if op == "Relu":
-        return f"if ({var} < 0) {var} = 0;"
+        return f"{var} = {var} < 0 ? 0 : {var};"
     if op == "Clip":
-        return f"if ({var} < {lit(a['lo'])}) {var} = {lit(a['lo'])}; if ({var} > {lit(a['hi'])}) {var} = {lit(a['hi'])};"
+        lo, hi = lit(a["lo"]), lit(a["hi"])
+        return f"{var} = {var} < {lo} ? {lo} : ({var} > {hi} ? {hi} : {var});"
     if op == "LeakyRelu":
-        return f"if ({var} < 0) {var} = ({ctype})convc_fx_shr_rnd((int64_t){var} * {lit(a['alpha'])}, {a['shift']});"
+        return f"{var} = {var} < 0 ? ({ctype})convc_fx_shr_rnd((int64_t){var} * {lit(a['alpha'])}, {a['shift']}) : {var};"
     raise KeyError(op)
 
 

@@ -86,8 +86,10 @@ class FixedPlan:
         if self.ranges:
             for t, (lo, hi) in self.ranges.items():
                 f = self.act.get(t)
+                L = producer.get(t)
+                if L is not None and L.kind.passthrough:
+                    continue  # keeps its producer's format: the producer is the layer to flag
                 if f is not None and (lo < f.lo or hi > f.hi):
-                    L = producer.get(t)
                     out.append({"layer": L.node.name if L else t, "op": L.node.op if L else "input", "tensor": t,
                                 "what": "output" if L else "input", "range": [lo, hi], "format": f.short(),
                                 "representable": [f.lo, f.hi]})
