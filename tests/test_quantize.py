@@ -290,3 +290,22 @@ def test_mixed_precision_float_islands(tmp_path):
     ops = [n.op for n in res.graph.nodes]
     assert ops.count("DequantizeLinear") == 2 and ops.count("QuantizeLinear") == 2  # one DQ feeds Softmax and output f
     assert ops[-1] == "Softmax" and ops.count("QLut") == 1  # the Relu after the float Div is int8 again
+
+
+@pytest.mark.skipif(any(__import__("shutil").which(t) is None for t in ("arm-none-eabi-gcc", "qemu-system-arm")),
+                    reason="needs gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm (scripts/setup.sh installs them)")
+@pytest.mark.parametrize("core", ["cortex-m3", "cortex-m55"])
+def test_digits_int8_on_cortex_m(core):
+    """The int8 digits model as Cortex-M firmware under QEMU (M3: soft-float boundary quantize/dequantize):
+    bit-exact with the integer oracle on all 360 test images; int8 needs less flash and RAM than float."""
+    from convc.runtime.harness import validate
+
+    data, calib = str(DIGITS / "digits_test.npz"), str(DIGITS / "digits_calib.npz")
+    rep = validate(str(DIGITS / "digits.onnx"), core, data=data, quantize="int8", calib=calib)
+    assert rep["passed"] is True and rep["outputs"][0]["mismatches"] == 0 and rep["samples"] == 360
+    assert rep["ran_on"].startswith("qemu-system-arm")
+    assert rep["accuracy"]["target"] == rep["accuracy"]["reference"] >= rep["accuracy"]["float"] - 0.01
+    fl = validate(str(DIGITS / "digits.onnx"), core, data=data, samples=1)
+    assert rep["memory"]["flash_bytes"] < 0.5 * fl["memory"]["flash_bytes"]
+    assert rep["memory"]["arena_bytes"] * 4 == fl["memory"]["arena_bytes"]
+    assert rep["instructions"] > 0
