@@ -1,0 +1,277 @@
+"""FPGA fixed-point target: formats and their arithmetic (Python vs the C header, bit for bit),
+the simulator vs the host build of the generated HLS C (0 mismatches), accuracy on the digits
+example, overflow behaviour (saturate vs wrap) with independently computed integers, the CLI."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from models import const, make, vi
+from onnx import helper as h
+
+from convc.compiler.cli import main
+from convc.compiler.codegen.c import TEMPLATE_DIR
+from convc.compiler.driver import load_and_optimize
+from convc.compiler.errors import UnsupportedError, UsageError
+from convc.compiler.fixed import format as fx
+from convc.compiler.fixed.assign import FixedOptions, assign
+from convc.compiler.fixed.build import compile_fpga
+from convc.compiler.fixed.resources import layer_costs
+from convc.compiler.fixed.simulate import run_int
+from convc.compiler.fixed.validate import validate_fpga
+
+ROOT = Path(__file__).resolve().parent.parent
+DIGITS = ROOT / "examples" / "digits"
+CALIB = DIGITS / "digits_calib.npz"
+TEST = DIGITS / "digits_test.npz"
+CC = shutil.which("cc") or shutil.which("gcc")
+
+
+# ---- formats ---------------------------------------------------------------------------------
+
+def test_parse_fixed():
+    f = fx.parse_fixed("fixed<16,6>")
+    assert (f.W, f.I, f.F, f.signed, f.rounding, f.overflow) == (16, 6, 10, True, "rnd", "sat")
+    assert (f.qmin, f.qmax, f.lo, f.hi) == (-32768, 32767, -32.0, 32767 / 1024)
+    g = fx.parse_fixed("ufixed<8, 3, AP_TRN, AP_WRAP>")
+    assert (g.signed, g.qmin, g.qmax, g.rounding, g.overflow, g.ctype) == (False, 0, 255, "trn", "wrap", "uint8_t")
+    assert fx.parse_fixed("fixed<12,-2,rnd_conv>").F == 14
+    for bad in ("fixed<16>", "fix<8,3>", "fixed<40,6>", "fixed<8,9>", "fixed<8,3,AP_SAT>", "fixed<8,3,AP_RND,AP_FOO>"):
+        with pytest.raises(UsageError):
+            fx.parse_fixed(bad)
+
+
+def test_rounding_and_overflow_modes_by_hand():
+    v = np.array([5, 3, 1, -1, -3, -5, 6, -6, 7, -7])  # halves (odd values) and non-halves at s = 1, 2
+    assert fx.shift_round(v, 1, "trn").tolist() == [2, 1, 0, -1, -2, -3, 3, -3, 3, -4]  # floor
+    assert fx.shift_round(v, 1, "rnd").tolist() == [3, 2, 1, 0, -1, -2, 3, -3, 4, -3]  # half up
+    assert fx.shift_round(v, 1, "rnd_conv").tolist() == [2, 2, 0, 0, -2, -2, 3, -3, 4, -4]  # half to even
+    assert fx.shift_round(v, 2, "rnd").tolist() == [1, 1, 0, 0, -1, -1, 2, -1, 2, -2]  # 1.25 1.0 .25 ... 1.5→2, -1.5→-1
+    assert fx.shift_round(v, -2, "trn").tolist() == (v * 4).tolist()
+    f8 = fx.Fixed(8, 4)
+    w8 = fx.Fixed(8, 4, overflow="wrap")
+    vals = np.array([127, 128, 200, -128, -129, -300, 0])
+    assert fx.overflow(vals, f8).tolist() == [127, 127, 127, -128, -128, -128, 0]
+    assert fx.overflow(vals, w8).tolist() == [127, -128, -56, -128, 127, -44, 0]  # v mod 256, read as signed
+    assert fx.wrap(np.array([256 + 5, -1]), 8, False).tolist() == [5, 255]
+    # quantize: real → integer with the format's rounding (half cases exact in binary)
+    assert fx.quantize(np.array([0.03125, -0.03125, 0.09375]), fx.Fixed(8, 4)).tolist() == [1, 0, 2]  # x·16 = .5, -.5, 1.5
+    assert fx.quantize(np.array([0.03125, -0.03125, 0.09375]), fx.Fixed(8, 4, rounding="rnd_conv")).tolist() == [0, 0, 2]
+    assert fx.quantize(np.array([0.03125, -0.03125]), fx.Fixed(8, 4, rounding="trn")).tolist() == [0, -1]
+    assert fx.int_bits_for(3.5, 16) == 3 and fx.int_bits_for(4.0, 16) == 4 and fx.int_bits_for(0.3, 8) == 0
+
+
+@pytest.mark.skipif(CC is None, reason="needs a C compiler (gcc)")
+def test_c_header_bit_exact_vs_python(tmp_path):
+    """convc_fixed.h against format.py on random values, every shift 1..20 and widths 2..32."""
+    rng = np.random.default_rng(3)
+    v = np.concatenate([rng.integers(-(1 << 40), 1 << 40, 20000), rng.integers(-300, 300, 2000),
+                        np.array([0, 1, -1, (1 << 40) - 1, -(1 << 40)])]).astype(np.int64)
+    s = rng.integers(1, 21, v.size)
+    w = rng.integers(2, 33, v.size)
+    (tmp_path / "in.txt").write_text("\n".join(f"{a} {b} {c}" for a, b, c in zip(v, s, w)) + "\n")
+    (tmp_path / "t.c").write_text(r'''
+#include <stdio.h>
+#include <inttypes.h>
+#include "convc_fixed.h"
+int main(void) {
+    long long v; int s, w;
+    while (scanf("%lld %d %d", &v, &s, &w) == 3) {
+        int64_t lo = -((int64_t)1 << (w - 1)), hi = ((int64_t)1 << (w - 1)) - 1;
+        printf("%" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 "\n",
+               convc_fx_shr_trn(v, s), convc_fx_shr_rnd(v, s), convc_fx_shr_rnd_conv(v, s),
+               convc_fx_sat(v, lo, hi), convc_fx_wrap_s(v, w), convc_fx_wrap_u(v, w), convc_fx_shl(v % 1000, s));
+    }
+    return 0;
+}
+''')
+    subprocess.run([CC, "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-fsanitize=undefined",
+                    "-fno-sanitize-recover", "-I", str(TEMPLATE_DIR / "fpga"), "-o", str(tmp_path / "t"),
+                    str(tmp_path / "t.c")], check=True)
+    out = subprocess.run([str(tmp_path / "t")], stdin=open(tmp_path / "in.txt"), capture_output=True, text=True, check=True)
+    got = np.array([[int(x) for x in line.split()] for line in out.stdout.splitlines()], np.int64)
+    want = np.stack([
+        np.array([fx.shift_round(a, b, "trn") for a, b in zip(v, s)]),
+        np.array([fx.shift_round(a, b, "rnd") for a, b in zip(v, s)]),
+        np.array([fx.shift_round(a, b, "rnd_conv") for a, b in zip(v, s)]),
+        np.array([fx.saturate(a, -(1 << (c - 1)), (1 << (c - 1)) - 1) for a, c in zip(v, w)]),
+        np.array([fx.wrap(a, c, True) for a, c in zip(v, w)]),
+        np.array([fx.wrap(a, c, False) for a, c in zip(v, w)]),
+        np.array([fx.shift_round(int(np.fmod(a, 1000)), -b, "trn") for a, b in zip(v, s)]),
+    ], axis=1)
+    assert got.shape == want.shape
+    assert np.array_equal(got, want)
+
+
+# ---- the digits example --------------------------------------------------------------------------
+
+def test_digits_fixed16_6_and_auto8():
+    """fixed<16,6>: within 0.5 point of float; auto<8>: within 2 points; host build bit-exact."""
+    assert CALIB.is_file(), "examples/digits/digits_calib.npz (train split) is the calibration set"
+    rep = validate_fpga(str(DIGITS / "digits.onnx"), data=str(TEST), calib=str(CALIB))
+    assert rep["passed"] and rep["outputs"][0]["mismatches"] == 0
+    acc = rep["accuracy"]
+    assert acc["target"] == acc["reference"]
+    assert acc["float"] - acc["target"] <= 0.005
+    assert rep["fpga"]["overflow_layers"] == []
+    rep8 = validate_fpga(str(DIGITS / "digits.onnx"), data=str(TEST), calib=str(CALIB), precision="auto<8>")
+    assert rep8["passed"] and rep8["outputs"][0]["mismatches"] == 0
+    assert rep8["accuracy"]["float"] - rep8["accuracy"]["target"] <= 0.02
+    fmts = {r["layer"]: r for r in rep8["fpga"]["layers"]}
+    assert all(r["output_format"].startswith("fixed<8,") for r in fmts.values())
+    assert fmts["/conv1/Conv"]["weight_format"].startswith("fixed<8,")
+
+
+# ---- networks: host build vs the simulator, bit for bit -----------------------------------------
+
+NETS = ["lenet", "dscnn_net", "mobilenetv2_net"]
+
+
+@pytest.mark.parametrize("net", NETS)
+def test_networks_bit_exact(tmp_path, net):
+    import networks
+
+    p = tmp_path / f"{net}.onnx"
+    onnx.save(getattr(networks, net)(), p)
+    rep = validate_fpga(str(p), samples=3)
+    assert rep["outputs"][0]["mismatches"] == 0 and rep["passed"]
+    assert rep["outputs"][0]["sqnr_db"] > 30  # fixed<16,6> tracks ONNX Runtime
+    # other modes and a narrower auto format, calibrated on random data: still bit-exact
+    rng = np.random.default_rng(1)
+    g = load_and_optimize(p)
+    name = g.inputs[0]
+    np.savez(tmp_path / "calib.npz", **{name: rng.standard_normal((16, *g.tensors[name].shape[1:])).astype(np.float32)})
+    rep2 = validate_fpga(str(p), samples=2, precision="auto<10>", rounding="rnd_conv", overflow="wrap", reuse_factor=4,
+                         calib=str(tmp_path / "calib.npz"))
+    assert rep2["outputs"][0]["mismatches"] == 0
+
+
+# ---- overflow: saturate vs wrap on a layer forced too narrow ---------------------------------------
+
+def _gemm_model(tmp_path: Path) -> Path:
+    w = np.array([[1.0, 0.5], [2.0, -1.0], [-0.75, 1.5]], np.float32)  # [in 3, out 2]
+    b = np.array([0.25, -0.5], np.float32)
+    m = make([h.make_node("Gemm", ["x", "w", "b"], ["y"], name="fc")], [vi("x", [1, 3])], [vi("y", [1, 2])],
+             [const("w", w), const("b", b)])
+    p = tmp_path / "gemm.onnx"
+    onnx.save(m, p)
+    return p
+
+
+def test_overflow_saturate_vs_wrap(tmp_path):
+    p = _gemm_model(tmp_path)
+    x = np.array([[3.5, 1.25, -2.0]], np.float32)  # exact in fixed<16,6>
+    # y = x @ w + b = [3.5 + 2.5 + 1.5 + 0.25, 1.75 - 1.25 - 3 - 0.5] = [7.75, -3.0]; in fixed<6,2> (F = 4):
+    # 7.75·16 = 124 and -3·16 = -48, the range is [-32, 31]. Independently: saturate → 31, -32;
+    # wrap → the low 6 bits as signed: 124 - 128 = -4, -48 + 64 = 16.
+    def wrap6(q):
+        return (q + 32) % 64 - 32
+
+    expect = {"sat": [min(124, 31), max(-48, -32)], "wrap": [wrap6(124), wrap6(-48)]}
+    assert expect["wrap"] == [-4, 16]
+    g = load_and_optimize(p)
+    for mode in ("sat", "wrap"):
+        plan = assign(g, FixedOptions("fixed<16,6>", "rnd", mode, 1, {"fc": "fixed<6,2>"}))
+        xi = fx.quantize(x, plan.act["x"])
+        assert xi.tolist() == [[3584, 1280, -2048]]
+        sim = run_int(plan, {"x": xi[None]})
+        assert sim.ints["y"].ravel().tolist() == expect[mode]
+        assert sim.overflows["fc"] == 2
+        out_dir, _ = compile_fpga(plan, tmp_path / f"b_{mode}")
+        from convc.runtime.artifacts import load_artifact
+
+        art = load_artifact(out_dir)
+        assert np.asarray(art.run_int({"x": xi})["y"]).ravel().tolist() == expect[mode]
+    # validate flags the layer whose calibrated range exceeds its format
+    np.savez(tmp_path / "calib.npz", x=x)
+    (tmp_path / "cfg.json").write_text(json.dumps({"fc": "fixed<6,2>"}))
+    rep = validate_fpga(str(p), calib=str(tmp_path / "calib.npz"), config=str(tmp_path / "cfg.json"), samples=2,
+                        overflow="wrap")
+    assert rep["outputs"][0]["mismatches"] == 0
+    flagged = rep["fpga"]["overflow_layers"]
+    assert [f["layer"] for f in flagged] == ["fc"] and flagged[0]["range"] == [-3.0, 7.75]
+    assert flagged[0]["format"] == "fixed<6,2>" and any("fc" in w for w in rep["warnings"])
+
+
+# ---- generated code ------------------------------------------------------------------------------
+
+def test_generated_code_integer_only_and_harness(tmp_path):
+    g = load_and_optimize(DIGITS / "digits.onnx")
+    plan = assign(g, FixedOptions(reuse_factor=2))
+    out_dir, hm = compile_fpga(plan, tmp_path / "b", prefix="digits")
+    inference = [out_dir / n for n in ("digits.c", "digits.h", "digits_weights.h", "convc_fixed.h")]
+    for f in inference:
+        text = f.read_text()
+        assert not re.search(r"\b(float|double)\b", text), f
+        assert "malloc" not in text
+    c = (out_dir / "digits.c").read_text()
+    assert "void digits_top(const digits_in_t in[64], digits_out_t out[10])" in c
+    assert "CONVC_HLS(HLS PIPELINE II=2)" in c and "ARRAY_PARTITION" in c
+    h_text = (out_dir / "digits.h").read_text()
+    assert "#define DIGITS_IN_F 10" in h_text and "#define DIGITS_OUT_W 16" in h_text
+    # the host harness (Makefile, strict flags) on one raw input matches the simulator
+    subprocess.run(["make", "-s", "-C", str(out_dir)], check=True, capture_output=True)
+    x = np.load(TEST)["input"][:1]
+    xi = fx.quantize(x.reshape(1, 1, 1, 8, 8), plan.act["input"])
+    (tmp_path / "in.bin").write_bytes(xi.astype(np.int16).tobytes())
+    subprocess.run([str(out_dir / "digits_host"), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")], check=True)
+    got = np.frombuffer((tmp_path / "out.bin").read_bytes(), np.int16)
+    assert got.tolist() == run_int(plan, {"input": xi}).ints["logits"].ravel().tolist()
+    # byte-identical for the same model and options
+    _, hm2 = compile_fpga(assign(g, FixedOptions(reuse_factor=2)), tmp_path / "b2", prefix="digits")
+    assert hm2.files == hm.files
+
+
+def test_resource_model():
+    g = load_and_optimize(DIGITS / "digits.onnx")
+    for R in (1, 3):
+        rows = {r["layer"]: r for r in layer_costs(assign(g, FixedOptions(reuse_factor=R)))}
+        conv2 = rows["/conv2/Conv"]  # 16 out x 8 in x 3x3 per pixel, 8x8 pixels
+        assert conv2["multipliers"] == -(-16 * 8 * 9 // R) and conv2["cycles"] == 64 * R
+        fc1 = rows["/fc1/Gemm"]
+        assert fc1["multipliers"] == -(-32 * 128 // R) and fc1["cycles"] == R
+        assert fc1["weight_bits"] == 32 * 128 * 16 + 32 * int(fc1["accumulator"].split("<")[1].split(",")[0])
+        assert fc1["bram18k"] == (0 if R == 1 else -(-fc1["weight_bits"] // 18432))
+
+
+def test_unsupported_op_is_one_clear_error(tmp_path):
+    m = make([h.make_node("Softmax", ["x"], ["y"], name="sm", axis=1)], [vi("x", [1, 4])], [vi("y", [1, 4])])
+    onnx.save(m, tmp_path / "sm.onnx")
+    with pytest.raises(UnsupportedError, match=r"node 'sm' \(Softmax\).*no fixed-point implementation"):
+        assign(load_and_optimize(tmp_path / "sm.onnx"), FixedOptions())
+
+
+# ---- command line ----------------------------------------------------------------------------------
+
+def test_cli(tmp_path, capsys):
+    model = str(DIGITS / "digits.onnx")
+    assert main(["compile", model, "--target", "fpga", "--precision", "fixed<8,3>", "--calib", str(CALIB),
+                 "-o", str(tmp_path / "b")]) == 0
+    out = capsys.readouterr()
+    assert "model_top()" in out.out and "warning: layer '/fc2/Gemm'" in out.err
+    assert (tmp_path / "b" / "model.c").is_file()
+    assert main(["validate", model, "--target", "fpga", "--precision", "auto<8>", "--calib", str(CALIB), "--data", str(TEST),
+                 "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert {"model", "target", "ran_on", "passed", "outputs", "accuracy", "memory", "macs", "fpga"} <= set(rep)
+    assert rep["outputs"][0]["mismatches"] == 0 and {"multipliers", "latency_cycles", "bram18k"} <= set(rep["fpga"])
+    assert main(["inspect", model, "--target", "fpga", "--reuse-factor", "4"]) == 0
+    assert "reuse factor 4" in capsys.readouterr().out
+    png = tmp_path / "p.png"
+    assert main(["profile", model, "--calib", str(CALIB), "--data", str(TEST), "-o", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "/fc2/Gemm" in out and "auto<6>" in out and "auto<16>" in out
+    for argv, msg in ((["compile", model, "--target", "fpga", "--precision", "fixed<8>"], "expected fixed<W,I>"),
+                      (["compile", model, "--target", "fpga", "--precision", "auto"], "--calib"),
+                      (["profile", model], "needs --calib")):
+        assert main(argv + ["-o", str(tmp_path / "x")] if argv[0] != "profile" else argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and msg in err and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()
