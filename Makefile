@@ -3,6 +3,7 @@ PY := .venv/bin/python
 CONVC := .venv/bin/convc
 DEMO_MODEL := examples/digits/digits.onnx
 DEMO_DATA := examples/digits/digits_test.npz
+DEMO_CALIB := examples/digits/digits_calib.npz
 
 .PHONY: setup demo test clean
 
@@ -11,8 +12,8 @@ setup:
 
 demo: setup
 	$(CONVC) inspect $(DEMO_MODEL)
-	$(CONVC) compile $(DEMO_MODEL) --target cortex-m4 -o build/digits-m4
-	$(CONVC) validate $(DEMO_MODEL) --target cortex-m4 --data $(DEMO_DATA)
+	$(CONVC) compile $(DEMO_MODEL) --target cortex-m4 --quantize int8 --calib $(DEMO_CALIB) -o build/digits-m4
+	$(CONVC) validate $(DEMO_MODEL) --target cortex-m4 --quantize int8 --calib $(DEMO_CALIB) --data $(DEMO_DATA)
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider tests

@@ -97,6 +97,10 @@ def test_compile_writes_lib_and_built_firmware_and_run_is_deterministic(models, 
     fw = {p.name for p in (out / "fw").iterdir()}
     assert {"startup.c", "main.c", "fw.h", "link.ld", "Makefile", "fw.elf", "fw.map", "fw.size", "model.su"} <= fw
     assert not list(out.rglob("*.o"))
+    again = tmp_path / "m4-again"  # same model, same options: byte-identical folder, ELF included
+    assert main(["compile", str(DIGITS), "--target", "cortex-m4", "-o", str(again)]) == 0
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == {
+        p.relative_to(again): p.read_bytes() for p in again.rglob("*") if p.is_file()}
     meta = json.loads((out / "convc.json").read_text())
     assert meta["target"] == "cortex-m4" and meta["firmware"]["board"] == "mps2-an386"
     assert "-mfloat-abi=hard" in (out / "fw" / "Makefile").read_text()
@@ -175,3 +179,35 @@ def test_inspect_with_target_reports_firmware_numbers(capsys):
     assert t["instructions"] > info["totals"]["macs"] > 0
     assert main(["inspect", str(DIGITS), "--target", "c"]) == 2
     assert "builds no firmware" in capsys.readouterr().err
+
+# ---------------------------------------------------------------------------------------------
+# int8: the same C backend on the boards; bit-exact with the integer oracle
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def calib(models, tmp_path_factory):
+    d = tmp_path_factory.mktemp("cm_calib")
+    rng = np.random.default_rng(1)
+    out = {"digits": ROOT / "examples" / "digits" / "digits_calib.npz"}  # from the train split
+    for net in ("lenet", "dscnn", "mobilenetv2"):
+        shape = onnx.load(models[net]).graph.input[0].type.tensor_type.shape.dim
+        dims = [d.dim_value for d in shape][1:]
+        out[net] = d / f"{net}_calib.npz"
+        np.savez(out[net], input=rng.standard_normal([16, *dims]).astype(np.float32))
+    return out
+
+
+@pytest.mark.parametrize("core", CORES)
+@pytest.mark.parametrize("net", ["digits", "lenet", "dscnn", "mobilenetv2"])
+def test_int8_networks_bit_exact_in_qemu(core, net, models, calib, capsys):
+    args = [models[net], "--target", core, "--quantize", "int8", "--calib", calib[net]]
+    args += ["--data", models["digits_data"]] if net == "digits" else ["--samples", "2"]
+    rc, rep = _validate(capsys, *args)
+    assert rc == 0 and rep["passed"] is True, rep
+    assert rep["quantize"] == "int8" and rep["ran_on"] == f"qemu-system-arm {BOARDS[core]}"
+    assert all(o["mismatches"] == 0 for o in rep["outputs"])
+    mem = rep["memory"]
+    assert mem["flash_bytes"] > mem["weights_bytes"] > 0 and mem["ram_bytes"] > mem["arena_bytes"] > 0
+    assert mem["arena_bytes"] < mem["float_arena_bytes"]
+    assert rep["instructions"] > rep["macs"] > 0
+    if net == "digits":
+        assert rep["accuracy"]["target"] == rep["accuracy"]["reference"] >= 0.9
