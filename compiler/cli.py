@@ -53,7 +53,8 @@ def cmd_compile(args) -> int:
     if args.dump_ir:
         print(graph.dump())
     out = args.output or str(Path("build") / Path(args.model).stem)
-    res = compile_graph(graph, args.target, out, prefix=args.name, stack_bytes=args.stack_size)
+    res = compile_graph(graph, args.target, out, prefix=args.name, stack_bytes=args.stack_size,
+                        cuda_arch=args.cuda_arch)
     meta = res.c_model.meta if res.c_model else {}
     print(f"compiled {args.model} for target '{args.target}' into {res.out_dir}")
     if qres is not None:
@@ -66,6 +67,9 @@ def cmd_compile(args) -> int:
         print(f"  library drop {res.out_dir / 'lib'}; firmware {res.out_dir / fw['elf']} for QEMU {fw['board']}: "
               f"flash {fw['flash_bytes']} bytes, static RAM {fw['static_ram_bytes']} bytes + stack "
               f"({fw['stack_reserved_bytes']} reserved)")
+    if res.meta and "tvm_target" in res.meta:
+        print(f"  {res.meta['library']} (TVM {res.meta['tvm_version']}, target {json.dumps(res.meta['tvm_target'])}), "
+              f"weights {res.meta['weights_bytes']} bytes")
     return 0
 
 
@@ -80,12 +84,14 @@ def cmd_validate(args) -> int:
 
     rep = validate(args.model, args.target, data=args.data, input_shapes=_shapes(args),
                    samples=args.samples, tol=args.tol if args.tol is not None else DEFAULT_TOL,
-                   build_dir=args.output, stack_bytes=args.stack_size,
+                   build_dir=args.output, stack_bytes=args.stack_size, cuda_arch=args.cuda_arch,
                    quantize=args.quantize, calib=args.calib, calib_method=args.calib_method)
     if args.json:
         print(json.dumps(_clean(rep), indent=2, default=_json_default))
     else:
         print(format_report(rep))
+    if rep["passed"] is None:  # built but not run here (cuda without a GPU): exit 0, reported as NOT RUN
+        return 0
     return 0 if rep["passed"] else 1
 
 
@@ -192,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--name", default="model", help="C symbol prefix (default: model)")
     c.add_argument("--dump-ir", action="store_true", help="print the optimized IR")
     c.add_argument("--stack-size", type=int, metavar="BYTES", help="firmware stack for cortex-m targets (default 16384)")
+    c.add_argument("--cuda-arch", metavar="sm_XY", help="GPU architecture for the cuda target "
+                   "(default: the GPU on this machine, else sm_80)")
     add_fpga_args(c)
     c.set_defaults(fn=cmd_compile)
 
@@ -205,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("-o", "--output", help="keep the build in this folder")
     v.add_argument("--json", action="store_true", help="print one JSON object")
     v.add_argument("--stack-size", type=int, metavar="BYTES", help="firmware stack for cortex-m targets (default 16384)")
+    v.add_argument("--cuda-arch", metavar="sm_XY", help="GPU architecture for the cuda target "
+                   "(default: the GPU on this machine, else sm_80)")
     add_fpga_args(v)
     v.set_defaults(fn=cmd_validate)
 

@@ -1,6 +1,9 @@
 """The compile pipeline shared by the CLI, the harness and the benchmarks."""
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -8,7 +11,7 @@ from pathlib import Path
 from .codegen.c import CModel, generate_c
 from .frontend.onnx import load
 from .ir import Graph
-from .output import write_dir
+from .output import staged_dir, write_dir
 from .passes import run_passes
 
 
@@ -22,10 +25,11 @@ class Compiled:
     graph: Graph
     out_dir: Path
     c_model: CModel | None = None
+    meta: dict | None = None  # the build folder's convc.json (TVM builds)
 
 
 def compile_graph(graph: Graph, target_name: str, out_dir: str | os.PathLike, prefix: str = "model",
-                  stack_bytes: int | None = None) -> Compiled:
+                  stack_bytes: int | None = None, cuda_arch: str | None = None) -> Compiled:
     from convc.targets import get_target, require_toolchain
 
     target = get_target(target_name)
@@ -44,4 +48,45 @@ def compile_graph(graph: Graph, target_name: str, out_dir: str | os.PathLike, pr
 
         out, _ = compile_fpga(assign(graph, FixedOptions()), out_dir, prefix=prefix, target=target.name)
         return Compiled(graph, out)
+    if target.backend == "tvm":
+        require_toolchain(target)
+        return compile_tvm(graph, target, out_dir, cuda_arch=cuda_arch)
     raise NotImplementedError(target.backend)
+
+
+def compile_tvm(graph: Graph, target, out_dir: str | os.PathLike, cuda_arch: str | None = None) -> Compiled:
+    """Lower to Relax, build for the target's TVM target and write the build folder whole or not
+    at all: `model.so` (linked by the target's C++ compiler, a cross compiler for boards),
+    `convc.json`, and for boards run under QEMU the deploy bundle (runtime/tvm_deploy.py)."""
+    import tvm
+
+    from convc.targets.tvm import resolve_tvm_target
+
+    from .codegen.relax import build_relax
+    from .stats import graph_macs
+
+    tvm_target = resolve_tvm_target(target, cuda_arch)
+    ex = build_relax(graph, tvm_target)
+
+    def io(name):
+        t = graph.tensors[name]
+        return {"name": name, "shape": list(t.shape), "dtype": t.dtype}
+
+    meta = {"format": "convc-tvm/1", "name": graph.name, "target": target.name, "tvm_target": tvm_target,
+            "tvm_version": tvm.__version__, "library": "model.so", "entry": "main",
+            "inputs": [io(i) for i in graph.inputs], "outputs": [io(o) for o in graph.outputs],
+            "weights_bytes": sum(t.nbytes for t in graph.tensors.values() if t.is_const),
+            "macs": graph_macs(graph)}
+    with staged_dir(out_dir) as tmp:
+        if target.runner == "qemu-user":
+            from tvm.support.cc import cross_compiler
+
+            ex.export_library(str(tmp / "model.so"), fcompile=cross_compiler(target.cxx))
+            if importlib.util.find_spec("convc.runtime.tvm_deploy") is not None:  # the board deploy bundle
+                deploy = importlib.import_module("convc.runtime.tvm_deploy")
+                if hasattr(deploy, "write_deploy_bundle"):
+                    deploy.write_deploy_bundle(tmp, target, meta)
+        else:
+            ex.export_library(str(tmp / "model.so"), cc=target.cxx)
+        (tmp / "convc.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return Compiled(graph, Path(out_dir), meta=meta)

@@ -5,6 +5,8 @@ import json
 import platform
 from pathlib import Path
 
+import numpy as np
+
 from convc.compiler.errors import UsageError
 
 
@@ -47,6 +49,42 @@ class QemuMcuArtifact(Artifact):
         return self.run_many([inputs])[0]
 
 
+class TvmArtifact(Artifact):
+    """A TVM build (model.so) run in this process by the Relax VM: on the CPU (runner tvm-host) or
+    on the GPU (tvm-cuda). Without a usable GPU a cuda build is not run: `ran_on` stays None and
+    `not_run` says why."""
+
+    not_run: str | None = None
+
+    def __init__(self, build_dir: Path, target):
+        import tvm
+        from tvm import relax
+
+        self.meta = json.loads((build_dir / "convc.json").read_text())
+        tt = self.meta["tvm_target"]
+        if target.runner == "tvm-cuda":
+            self.dev = tvm.cuda(0)
+            if not self.dev.exist:
+                self.vm = None
+                self.not_run = "no GPU on this machine (compiled only)"
+                return
+            where = f"GPU {self.dev.device_name} (TVM cuda {tt.get('arch')})"
+        else:
+            self.dev = tvm.cpu(0)
+            where = f"host {platform.machine()} (TVM llvm -mcpu={tt.get('mcpu')})"
+        self.vm = relax.VirtualMachine(tvm.runtime.load_module(str(build_dir / self.meta["library"])), self.dev)
+        self.ran_on = where
+
+    def run(self, inputs):
+        from convc.compiler.codegen.relax import run_vm
+
+        if self.vm is None:
+            raise UsageError(f"target '{self.meta['target']}' build not run: {self.not_run}")
+        arrays = [np.asarray(inputs[i["name"]], dtype=i["dtype"]).reshape(i["shape"]) for i in self.meta["inputs"]]
+        outs = run_vm(self.vm, arrays, self.dev)
+        return {o["name"]: v for o, v in zip(self.meta["outputs"], outs)}
+
+
 class QemuUserArtifact(Artifact):
     """An ARM Linux board build (runtime/tvm_deploy.py) run under QEMU user mode: the cross-built
     deploy program with the board's TVM runtime; `run_many` runs all samples in one process."""
@@ -84,6 +122,8 @@ def load_artifact(build_dir: str | Path) -> Artifact:
         return QemuMcuArtifact(build_dir, target)
     if target.runner == "qemu-user":
         return QemuUserArtifact(build_dir)
+    if target.runner in ("tvm-host", "tvm-cuda"):
+        return TvmArtifact(build_dir, target)
     if target.runner == "host-fixed":
         from .host_fixed import HostFixedArtifact
 

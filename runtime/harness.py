@@ -42,7 +42,7 @@ def run_onnxruntime(model_path: str, arrays: dict[str, np.ndarray], graph) -> di
 
 def validate(model_path: str, target_name: str = "c", data: str | None = None, input_shapes=None,
              samples: int = 8, tol: float = DEFAULT_TOL, build_dir: str | None = None,
-             stack_bytes: int | None = None,
+             stack_bytes: int | None = None, cuda_arch: str | None = None,
              quantize: str | None = None, calib: str | None = None, calib_method: str = "minmax") -> dict:
     target = get_target(target_name)
     require_toolchain(target)
@@ -61,8 +61,10 @@ def validate(model_path: str, target_name: str = "c", data: str | None = None, i
 
     with tempfile.TemporaryDirectory(prefix="convc-validate-") as tmp:
         out_dir = Path(build_dir) if build_dir else Path(tmp) / "build"
-        compiled = compile_graph(graph, target.name, out_dir, stack_bytes=stack_bytes)
+        compiled = compile_graph(graph, target.name, out_dir, stack_bytes=stack_bytes, cuda_arch=cuda_arch)
         art = load_artifact(compiled.out_dir)
+        if art.ran_on is None:  # compiled, but it cannot run here (cuda without a GPU): never a pass
+            return not_run_report(model_path, target.name, n, getattr(art, "not_run", None), graph)
         got: dict[str, list] = {o: [] for o in graph.outputs}
         ref: dict[str, list] = {o: [] for o in graph.outputs}
         feeds = [sample(arrays, i, graph) for i in range(n)]
@@ -108,7 +110,7 @@ def validate(model_path: str, target_name: str = "c", data: str | None = None, i
         if ort_out and ort_out.get(o):
             acc = {"float": float(np.mean(top1(np.stack(ort_out[o])) == labels)), **acc}
         report["accuracy"] = acc
-    report["memory"] = {"arena_bytes": meta.get("arena_bytes"), "weights_bytes": meta.get("weights_bytes")}
+    report["memory"] = {k: meta[k] for k in ("arena_bytes", "weights_bytes") if meta.get(k) is not None}
     report["macs"] = graph_macs(graph)
     if qres is not None:
         from convc.compiler.memory import plan_memory
@@ -128,9 +130,17 @@ def validate(model_path: str, target_name: str = "c", data: str | None = None, i
     return report
 
 
+def not_run_report(model_path, target_name: str, n: int, why: str | None, graph) -> dict:
+    return {"model": Path(model_path).name, "target": target_name, "quantize": None, "ran_on": None,
+            "samples": n, "passed": None, "not_run": why or "the build cannot run on this machine",
+            "outputs": [], "macs": graph_macs(graph)}
+
+
 def format_report(rep: dict) -> str:
     lines = [f"model {rep['model']}  target {rep['target']}  ran on {rep['ran_on'] or 'not run'}  "
              f"samples {rep['samples']}"]
+    if rep["passed"] is None:
+        return "\n".join(lines + [f"NOT RUN: {rep['not_run']}"])
     for o in rep["outputs"]:
         lines.append(
             f"  output '{o['name']}' vs {o['compared_with']}: max abs err {o['max_abs_err']:.3g} "
@@ -151,7 +161,8 @@ def format_report(rep: dict) -> str:
         a = rep["accuracy"]
         lines.append("  accuracy: " + ", ".join(f"{k} {100 * v:.2f}%" for k, v in a.items()))
     mem = rep.get("memory", {})
-    lines.append(f"  memory: arena {mem.get('arena_bytes')} B, weights {mem.get('weights_bytes')} B; MACs {rep.get('macs')}"
+    lines.append("  memory: " + ", ".join(f"{k.split('_')[0]} {mem[k]} B" for k in ("arena_bytes", "weights_bytes") if k in mem)
+                 + f"; MACs {rep.get('macs')}"
                  + (f" (float build: arena {mem['float_arena_bytes']} B)" if "float_arena_bytes" in mem else ""))
     if "flash_bytes" in mem:
         lines.append(f"  {rep['target']}: flash {mem['flash_bytes']} B, RAM {mem['ram_bytes']} B (arena {mem['arena_bytes']} + "

@@ -23,6 +23,10 @@ class Target:
     memory: object | None = None
     clock_hz: int = 0
     hard_float: bool = False
+    # TVM targets (targets/tvm.py): the TVM target as a dict, and the C++ compiler that links
+    # the model library (a cross compiler for boards)
+    tvm_target: dict | None = field(default=None, hash=False, compare=False)
+    cxx: str | None = None
 
 
 TARGETS: dict[str, Target] = {
@@ -41,6 +45,10 @@ def _register(targets) -> None:
 from .cortex_m import cortex_m_targets  # noqa: E402  (targets are data: one module per family)
 
 _register(cortex_m_targets())
+
+from .tvm import tvm_targets  # noqa: E402
+
+_register(tvm_targets())
 
 from .fpga import fpga_targets  # noqa: E402
 

@@ -78,6 +78,38 @@ def activation_expr(spec: dict | None, v: str, dtype: str) -> str:
     raise KeyError(op)
 
 
+def relax_activation(spec: dict | None, x, dtype: str):
+    """Relax expression applying `spec` to the Relax expression `x` of element type `dtype`.
+    Clip bounds are numbers or Relax expressions (bounds read at run time)."""
+    if not spec:
+        return x
+    from ..codegen.relax import const, op
+
+    name = spec["op"]
+    C = lambda v: const(v, dtype)  # noqa: E731
+    if name == "Relu":
+        return op.nn.relu(x)
+    if name == "LeakyRelu":
+        return op.where(op.greater_equal(x, C(0)), x, op.multiply(x, C(spec["alpha"])))
+    if name == "Clip":
+        y = x
+        for key, fn in (("min", op.maximum), ("max", op.minimum)):
+            b = spec.get(key)
+            if b is not None:
+                y = fn(y, C(b) if isinstance(b, (int, float)) else b)
+        return y
+    if name == "Sigmoid":
+        return op.sigmoid(x)
+    if name == "HardSigmoid":
+        return op.minimum(op.maximum(op.add(op.multiply(x, C(spec["alpha"])), C(spec["beta"])), C(0)), C(1))
+    if name == "HardSwish":
+        t = op.minimum(op.maximum(op.add(op.multiply(x, C(1 / 6)), C(0.5)), C(0)), C(1))
+        return op.multiply(x, t)
+    if name == "Tanh":
+        return op.tanh(x)
+    raise KeyError(name)
+
+
 class _Activation(OpDef):
     inplace = True
     float_only = True
@@ -100,6 +132,9 @@ class _Activation(OpDef):
         v = f"x0[{index_expr('i', ln['istrides'][0])}]"
         body = f"y0[{index_expr('i', ln['ostrides'])}] = {activation_expr(self.spec(node), v, x.dtype)};"
         return CKernel("loop", {"dims": ln["dims"], "body": body})
+
+    def relax(self, node, bb, args, graph):
+        return relax_activation(self.spec(node), args[0], graph.tensors[node.inputs[0]].dtype)
 
     def import_onnx(self, ctx, node):
         ctx.emit(self.name, [node.input[0]], [node.output[0]], self.import_attrs(ctx, node), node=node)
@@ -163,6 +198,13 @@ class Clip(_Activation):
                 spec[key] = f"x{k}[0]"
         v = "x0[i0]"
         return CKernel("loop", {"dims": [x.size], "body": f"y0[i0] = {activation_expr(spec, v, x.dtype)};"})
+
+    def relax(self, node, bb, args, graph):
+        spec = self.spec(node)
+        for k, key in ((1, "min"), (2, "max")):
+            if len(args) > k and args[k] is not None:
+                spec[key] = args[k]
+        return relax_activation(spec, args[0], graph.tensors[node.inputs[0]].dtype)
 
 
 @register

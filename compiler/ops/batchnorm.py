@@ -40,6 +40,16 @@ class BatchNormalization(OpDef):
         y = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps) * scale.reshape(shape) + b.reshape(shape)
         return [y.astype(x.dtype)]
 
+    def relax(self, node, bb, args, graph):
+        from ..codegen.relax import const, op
+
+        x, scale, b, mean, var = args
+        xt = graph.tensors[node.inputs[0]]
+        shape = [-1] + [1] * (len(xt.shape) - 2)  # per channel, broadcast over axis 1
+        r = lambda p: op.reshape(p, shape)  # noqa: E731
+        inv = op.divide(r(scale), op.sqrt(op.add(r(var), const(node.attrs["epsilon"], xt.dtype))))
+        return op.add(op.multiply(op.subtract(x, r(mean)), inv), r(b))
+
     def c_kernel(self, node, graph, ctx):
         x = graph.tensors[node.inputs[0]]
         inner = int(np.prod(x.shape[2:], dtype=np.int64)) if len(x.shape) > 2 else 1

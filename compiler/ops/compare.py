@@ -23,6 +23,11 @@ class _Compare(_Broadcast):
     def reference(self, node, inputs):
         return [np.asarray(self.fn(*inputs), bool)]
 
+    def relax(self, node, bb, args, graph):
+        from ..codegen.relax import op
+
+        return getattr(op, self.relax_op)(args[0], args[1])
+
     def c_kernel(self, node, graph, ctx):
         ins = [graph.tensors[i] for i in node.inputs]
         out = graph.tensors[node.outputs[0]]
@@ -31,19 +36,20 @@ class _Compare(_Broadcast):
         return CKernel("loop", {"dims": ln["dims"], "body": f"y0[{index_expr('i', ln['ostrides'])}] = ({a} {self.c_op} {b});"})
 
 
-def _compare(name: str, fn, c_op: str, logic: bool = False):
-    cls = type(name, (_Compare,), {"name": name, "onnx_types": (name,), "fn": staticmethod(fn), "c_op": c_op, "logic": logic})
+def _compare(name: str, fn, c_op: str, relax_op: str, logic: bool = False):
+    cls = type(name, (_Compare,), {"name": name, "onnx_types": (name,), "fn": staticmethod(fn), "c_op": c_op,
+                                   "relax_op": relax_op, "logic": logic})
     return register(cls)
 
 
-Equal = _compare("Equal", np.equal, "==")
-Less = _compare("Less", np.less, "<")
-LessOrEqual = _compare("LessOrEqual", np.less_equal, "<=")
-Greater = _compare("Greater", np.greater, ">")
-GreaterOrEqual = _compare("GreaterOrEqual", np.greater_equal, ">=")
-And = _compare("And", np.logical_and, "&&", logic=True)
-Or = _compare("Or", np.logical_or, "||", logic=True)
-Xor = _compare("Xor", np.logical_xor, "!=", logic=True)
+Equal = _compare("Equal", np.equal, "==", "equal")
+Less = _compare("Less", np.less, "<", "less")
+LessOrEqual = _compare("LessOrEqual", np.less_equal, "<=", "less_equal")
+Greater = _compare("Greater", np.greater, ">", "greater")
+GreaterOrEqual = _compare("GreaterOrEqual", np.greater_equal, ">=", "greater_equal")
+And = _compare("And", np.logical_and, "&&", "logical_and", logic=True)
+Or = _compare("Or", np.logical_or, "||", "logical_or", logic=True)
+Xor = _compare("Xor", np.logical_xor, "!=", "logical_xor", logic=True)
 
 
 @register
@@ -59,6 +65,11 @@ class Not(OpDef):
 
     def reference(self, node, inputs):
         return [np.logical_not(inputs[0])]
+
+    def relax(self, node, bb, args, graph):
+        from ..codegen.relax import op
+
+        return op.logical_not(args[0])
 
     def c_kernel(self, node, graph, ctx):
         return CKernel("loop", {"dims": [graph.tensors[node.inputs[0]].size], "body": "y0[i0] = !x0[i0];"})
@@ -77,6 +88,11 @@ class Where(OpDef):
 
     def reference(self, node, inputs):
         return [np.where(*inputs).astype(inputs[1].dtype)]
+
+    def relax(self, node, bb, args, graph):
+        from ..codegen.relax import op
+
+        return op.where(*args)
 
     def c_kernel(self, node, graph, ctx):
         ins = [graph.tensors[i] for i in node.inputs]

@@ -33,6 +33,11 @@ class Concat(OpDef):
     def reference(self, node, inputs):
         return [np.concatenate(inputs, axis=node.attrs["axis"])]
 
+    def relax(self, node, bb, args, graph):
+        from ..codegen.relax import op
+
+        return op.concat(args, axis=node.attrs["axis"])
+
     def c_kernel(self, node, graph, ctx):
         ax = node.attrs["axis"]
         ins = [graph.tensors[i] for i in node.inputs]
@@ -77,6 +82,15 @@ class Split(OpDef):
     def reference(self, node, inputs):
         cuts = np.cumsum(node.attrs["sizes"])[:-1]
         return [p.copy() for p in np.split(inputs[0], cuts, axis=node.attrs["axis"])]
+
+    def relax(self, node, bb, args, graph):
+        from tvm import relax
+
+        from ..codegen.relax import op
+
+        cuts = [int(c) for c in np.cumsum(node.attrs["sizes"])[:-1]]
+        parts = bb.emit(op.split(args[0], cuts, axis=node.attrs["axis"]))
+        return [relax.TupleGetItem(parts, k) for k in range(len(node.attrs["sizes"]))]
 
     def c_kernel(self, node, graph, ctx):
         x = graph.tensors[node.inputs[0]]

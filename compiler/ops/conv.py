@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import activation_expr, apply_activation
+from .activations import activation_expr, apply_activation, relax_activation
 from .common import need_float
 from .registry import CKernel, OpDef, register
 
@@ -61,6 +61,33 @@ def window_kernel_args(node, graph, ctx) -> dict:
 
 def conv_out_size(n, k, s, d, pb, pe):
     return (n + pb + pe - ((k - 1) * d + 1)) // s + 1
+
+
+def relax_window_2d(node, graph, args):
+    """TVM lowering, shared by Conv and ConvTranspose: (x, w, kernel, strides, dilations, pads)
+    as 2-D NCHW operands and values; 1-D gets a height-1 axis, as in the C kernels."""
+    from ..codegen.relax import op
+
+    a = node.attrs
+    x, w = args[0], args[1]
+    if len(graph.tensors[node.inputs[0]].shape) == 4:
+        return x, w, a["kernel_shape"], a["strides"], a["dilations"], a["pads"]
+    p = a["pads"]
+    return (op.expand_dims(x, 2), op.expand_dims(w, 2), [1] + a["kernel_shape"], [1] + a["strides"],
+            [1] + a["dilations"], [0, p[0], 0, p[1]])
+
+
+def relax_bias_act(node, graph, args, y):
+    """TVM lowering: the optional per-channel bias and the fused activation on the 2-D result
+    `y`, which returns to 1-D when the node is 1-D."""
+    from ..codegen.relax import op
+
+    out = graph.tensors[node.outputs[0]]
+    if len(args) > 2 and args[2] is not None:
+        y = op.add(y, op.reshape(args[2], [-1, 1, 1]))
+    if len(out.shape) == 3:
+        y = op.squeeze(y, [2])
+    return relax_activation(node.attrs.get("activation"), y, out.dtype)
 
 
 @register
@@ -133,6 +160,13 @@ class Conv(OpDef):
         args = window_kernel_args(node, graph, ctx)
         args.update({"m": w.shape[0], "mg": w.shape[0] // node.attrs["group"]})
         return CKernel("conv2d", args)
+
+    def relax(self, node, bb, args, graph):
+        from ..codegen.relax import op
+
+        x, w, _, s, d, p = relax_window_2d(node, graph, args)
+        y = op.nn.conv2d(x, w, strides=s, padding=p, dilation=d, groups=node.attrs["group"])
+        return relax_bias_act(node, graph, args, y)
 
 
 def conv_transpose_geometry(in_sp, k, strides, dil, out_pad, auto_pad, pads, output_shape):
@@ -228,3 +262,24 @@ class ConvTranspose(OpDef):
         args = window_kernel_args(node, graph, ctx)
         args.update({"m": y.shape[1], "mg": w.shape[1]})
         return CKernel("conv_transpose2d", args)
+
+    def relax(self, node, bb, args, graph):
+        """The unpadded transposed convolution, then its window [pad begin, pad begin + output
+        size): cropped where it lies inside, zeros where output_shape/output_padding reach past it."""
+        from ..codegen.relax import op
+
+        x, w, k, s, d, p = relax_window_2d(node, graph, args)
+        x_shape = graph.tensors[node.inputs[0]].shape
+        ins = list(x_shape[2:]) if len(x_shape) == 4 else [1, x_shape[2]]
+        out = list(graph.tensors[node.outputs[0]].shape[2:])
+        out = out if len(out) == 2 else [1] + out
+        full = [s[i] * (ins[i] - 1) + (k[i] - 1) * d[i] + 1 for i in range(2)]
+        begin = p[:2]
+        end = [min(begin[i] + out[i], full[i]) for i in range(2)]
+        y = op.nn.conv2d_transpose(x, w, strides=s, dilation=d, groups=node.attrs["group"])
+        if begin != [0, 0] or end != full:
+            y = op.strided_slice(y, axes=[2, 3], begin=begin, end=end)
+        extra = [begin[i] + out[i] - end[i] for i in range(2)]
+        if any(extra):
+            y = op.nn.pad(y, [0, 0, 0, 0, 0, extra[0], 0, extra[1]])
+        return relax_bias_act(node, graph, args, y)

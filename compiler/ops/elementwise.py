@@ -39,6 +39,7 @@ class _Broadcast(OpDef):
     """y = f(x0, x1, ...) with numpy broadcasting; `c_op` joins the C operands."""
 
     c_op = "+"
+    relax_op = "add"  # tvm.relax.op function folding the operands left to right
     inplace = True  # the planner only aliases when input 0 has the output's shape
 
     def import_onnx(self, ctx, node):
@@ -62,6 +63,15 @@ class _Broadcast(OpDef):
 
     def expr(self, operands: list[str]) -> str:
         return f" {self.c_op} ".join(operands)
+
+    def relax(self, node, bb, args, graph):
+        from ..codegen.relax import op
+
+        fn = getattr(op, self.relax_op)
+        acc = args[0]
+        for a in args[1:]:
+            acc = fn(acc, a)
+        return acc
 
     def c_kernel(self, node, graph, ctx):
         ins = [graph.tensors[i] for i in node.inputs]
@@ -87,6 +97,7 @@ class Sub(_Broadcast):
     name = "Sub"
     onnx_types = ("Sub",)
     c_op = "-"
+    relax_op = "subtract"
 
     def compute(self, a, b):
         return a - b
@@ -97,6 +108,7 @@ class Mul(_Broadcast):
     name = "Mul"
     onnx_types = ("Mul",)
     c_op = "*"
+    relax_op = "multiply"
 
     def compute(self, a, b):
         return a * b
@@ -107,6 +119,7 @@ class Div(_Broadcast):
     name = "Div"
     onnx_types = ("Div",)
     c_op = "/"
+    relax_op = "divide"  # integers: truncation toward zero, as in C
 
     def compute(self, a, b):
         if np.issubdtype(a.dtype, np.integer):
@@ -149,12 +162,19 @@ class PRelu(_Broadcast):
         x, s = operands
         return f"{x} < 0 ? {x} * {s} : {x}"
 
+    def relax(self, node, bb, args, graph):
+        from ..codegen.relax import const, op
+
+        x, s = args
+        return op.where(op.less(x, const(0, graph.tensors[node.inputs[0]].dtype)), op.multiply(x, s), x)
+
 
 class _Extremum(_Broadcast):
     """n-ary Max / Min with broadcasting."""
 
     reduce = staticmethod(np.maximum.reduce)
     cmp = ">"
+    relax_op = "maximum"
 
     def compute(self, *xs):
         return self.reduce(np.broadcast_arrays(*xs)) if len(xs) > 1 else xs[0]
@@ -178,3 +198,4 @@ class Min(_Extremum):
     onnx_types = ("Min",)
     reduce = staticmethod(np.minimum.reduce)
     cmp = "<"
+    relax_op = "minimum"

@@ -24,6 +24,11 @@ class Expand(OpDef):
         x = inputs[0]
         return [np.broadcast_to(x, broadcast_shape(x.shape, tuple(node.attrs["shape"]))).copy()]
 
+    def relax(self, node, bb, args, graph):
+        from ..codegen.relax import op
+
+        return op.broadcast_to(args[0], list(graph.tensors[node.outputs[0]].shape))
+
     def c_kernel(self, node, graph, ctx):
         x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
         ln = loop_nest(y.shape, [x.shape])
@@ -48,6 +53,18 @@ class Tile(OpDef):
 
     def reference(self, node, inputs):
         return [np.tile(inputs[0], node.attrs["repeats"])]
+
+    def relax(self, node, bb, args, graph):
+        """x viewed as [1, d0, 1, d1, ...], broadcast to [r0, d0, r1, d1, ...], flattened pairwise.
+        (Not relax.op.tile: TVM 0.27 miscompiles it for AVX-512 x86 CPUs, NaNs in test_tile.)"""
+        from ..codegen.relax import op
+
+        shape = graph.tensors[node.inputs[0]].shape
+        reps = node.attrs["repeats"]
+        pairs = [v for d in shape for v in (1, d)]
+        wide = [v for r, d in zip(reps, shape) for v in (r, d)]
+        y = op.broadcast_to(op.reshape(args[0], pairs), wide)
+        return op.reshape(y, list(graph.tensors[node.outputs[0]].shape))
 
     def c_kernel(self, node, graph, ctx):
         x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]

@@ -34,6 +34,18 @@ class Gather(OpDef):
         ax = node.attrs["axis"]
         return [np.take(x, np.clip(np.where(idx < 0, idx + x.shape[ax], idx), 0, x.shape[ax] - 1), axis=ax)]
 
+    def relax(self, node, bb, args, graph):
+        """Negative indices count from the end; out-of-range run-time indices clamp (take mode clip)."""
+        from ..codegen.relax import const, op
+
+        x, idx_t = graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]]
+        dim = x.shape[node.attrs["axis"]]
+        if idx_t.is_const:
+            idx = const(np.where(idx_t.data < 0, idx_t.data + dim, idx_t.data), idx_t.dtype)
+        else:
+            idx = op.where(op.less(args[1], const(0, idx_t.dtype)), op.add(args[1], const(dim, idx_t.dtype)), args[1])
+        return op.take(args[0], idx, axis=node.attrs["axis"], mode="clip")
+
     def c_kernel(self, node, graph, ctx):
         x, idx = graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]]
         ax = node.attrs["axis"]

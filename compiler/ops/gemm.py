@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import activation_expr, apply_activation
+from .activations import activation_expr, apply_activation, relax_activation
 from .common import broadcast_shape, broadcast_strides, need_float
 from .registry import CKernel, OpDef, register
 
@@ -71,6 +71,19 @@ class Gemm(OpDef):
         }
         return CKernel("gemm", args)
 
+    def relax(self, node, bb, args, graph):
+        from ..codegen.relax import const, op
+
+        a, b = args[0], args[1]
+        dt = graph.tensors[node.inputs[0]].dtype
+        at = node.attrs
+        y = op.matmul(op.permute_dims(a) if at["transA"] else a, op.permute_dims(b) if at["transB"] else b)
+        if at["alpha"] != 1.0:
+            y = op.multiply(y, const(at["alpha"], dt))
+        if len(args) > 2 and args[2] is not None:
+            y = op.add(y, args[2] if at["beta"] == 1.0 else op.multiply(args[2], const(at["beta"], dt)))
+        return relax_activation(at.get("activation"), y, dt)
+
 
 def matmul_dims(a_shape, b_shape):
     """(batch shape, M, N, K, output shape) for numpy matmul of these operand shapes."""
@@ -101,6 +114,11 @@ class MatMul(OpDef):
 
     def reference(self, node, inputs):
         return [np.matmul(inputs[0], inputs[1]).astype(inputs[0].dtype)]
+
+    def relax(self, node, bb, args, graph):
+        from ..codegen.relax import op
+
+        return op.matmul(args[0], args[1])
 
     def macs(self, node, graph):
         batch, m, n, k, *_ = matmul_dims(graph.tensors[node.inputs[0]].shape, graph.tensors[node.inputs[1]].shape)

@@ -49,6 +49,21 @@ class LRN(OpDef):
         y = x / (a["bias"] + a["alpha"] / a["size"] * s) ** a["beta"]
         return [y.astype(x.dtype)]
 
+    def relax(self, node, bb, args, graph):
+        """The windowed channel sum of squares as a [C, C] band matrix times x^2 viewed as [N, C, plane]."""
+        from ..codegen.relax import const, op
+
+        x = graph.tensors[node.inputs[0]]
+        a = node.attrs
+        lo, hi = self.window(a["size"])
+        n, c = x.shape[:2]
+        ch = np.arange(c)
+        band = ((ch[None, :] >= ch[:, None] - lo) & (ch[None, :] <= ch[:, None] + hi)).astype(x.dtype)
+        sq = op.reshape(op.multiply(args[0], args[0]), [n, c, int(np.prod(x.shape[2:], dtype=np.int64))])
+        s = op.reshape(op.matmul(const(band, x.dtype), sq), list(x.shape))
+        base = op.add(const(a["bias"], x.dtype), op.multiply(const(a["alpha"] / a["size"], x.dtype), s))
+        return op.divide(args[0], op.power(base, const(a["beta"], x.dtype)))
+
     def c_kernel(self, node, graph, ctx):
         x = graph.tensors[node.inputs[0]]
         a = node.attrs

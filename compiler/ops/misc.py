@@ -35,6 +35,12 @@ class Constant(OpDef):
     def reference(self, node, inputs):
         return [node.attrs["value"]]
 
+    def relax(self, node, bb, args, graph):
+        from ..codegen.relax import const
+
+        v = node.attrs["value"]
+        return const(v, v.dtype.name)
+
 
 @register
 class Identity(OpDef):
@@ -65,6 +71,9 @@ class Identity(OpDef):
     def reference(self, node, inputs):
         return [inputs[0].copy()]
 
+    def relax(self, node, bb, args, graph):
+        return args[0]
+
     def c_kernel(self, node, graph, ctx):
         t = graph.tensors[node.inputs[0]]
         return CKernel("loop", {"dims": [t.size], "body": "y0[i0] = x0[i0];"})
@@ -89,6 +98,13 @@ class Cast(OpDef):
         if to == np.bool_:
             return [x != 0]
         return [x.astype(to)]
+
+    def relax(self, node, bb, args, graph):
+        from ..codegen.relax import const, op
+
+        if node.attrs["to"] == "bool":
+            return op.not_equal(args[0], const(0, graph.tensors[node.inputs[0]].dtype))
+        return op.astype(args[0], node.attrs["to"])
 
     def c_kernel(self, node, graph, ctx):
         t = graph.tensors[node.inputs[0]]

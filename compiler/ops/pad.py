@@ -77,6 +77,24 @@ class Pad(OpDef):
         src = x[np.ix_(*[np.maximum(t, 0) for t in idx])]
         return [np.where(valid, src, np.asarray(node.attrs["value"]).astype(x.dtype))]
 
+    def relax(self, node, bb, args, graph):
+        """A gather through the same per-axis source-index tables as the C kernel; constant mode
+        then writes the value where a table says -1."""
+        from ..codegen.relax import const, op
+
+        x = graph.tensors[node.inputs[0]]
+        tabs = self.tables(node, x.shape)
+        y = args[0]
+        for d, t in enumerate(tabs):
+            if not np.array_equal(t, np.arange(x.shape[d])):
+                y = op.take(y, const(np.maximum(t, 0), "int64"), axis=d)
+        if node.attrs["mode"] != "constant" or all((t >= 0).all() for t in tabs):
+            return y
+        valid = np.ones([len(t) for t in tabs], bool)
+        for d, t in enumerate(tabs):
+            valid &= (t >= 0).reshape([-1 if k == d else 1 for k in range(len(x.shape))])
+        return op.where(const(valid, "bool"), y, const(node.attrs["value"], x.dtype))
+
     def c_kernel(self, node, graph, ctx):
         x = graph.tensors[node.inputs[0]]
         y = graph.tensors[node.outputs[0]]

@@ -110,6 +110,29 @@ class _Pool(OpDef):
         args["zero"] = ctx.literal(0, x.dtype)
         return CKernel("avgpool2d", args)
 
+    def relax(self, node, bb, args, graph):
+        """Explicit padding (the pads, plus what ceil_mode's last window reaches past them) with
+        -inf / the dtype minimum for max, zeros for average; then an unpadded pool. Average: the
+        window sums times kh*kw / the divisor table, so every count_include_pad and ceil_mode
+        edge case uses the same divisors as the oracle and the C kernel."""
+        from ..codegen.relax import const, op
+
+        x = graph.tensors[node.inputs[0]]
+        ins, outs, k, s, d, p = self._geom(node, x.shape)
+        xe = args[0] if len(x.shape) == 4 else op.expand_dims(args[0], 2)
+        ends = [max(p[2 + i], (outs[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1 - ins[i] - p[i]) for i in range(2)]
+        width = [0, 0, 0, 0, p[0], ends[0], p[1], ends[1]]
+        if self.is_max:
+            info = np.iinfo(x.dtype) if np.dtype(x.dtype).kind in "iu" else None
+            low = info.min if info else -np.inf
+            xp = op.nn.pad(xe, width, pad_value=float(low)) if any(width) else xe
+            y = op.nn.max_pool2d(xp, pool_size=k, strides=s, dilation=d)
+        else:
+            xp = op.nn.pad(xe, width) if any(width) else xe
+            y = op.nn.avg_pool2d(xp, pool_size=k, strides=s, dilation=d, count_include_pad=True)
+            y = op.multiply(y, const(k[0] * k[1] / self.divisors(node, x.shape), x.dtype))
+        return y if len(x.shape) == 4 else op.squeeze(y, [2])
+
 
 @register
 class MaxPool(_Pool):
@@ -140,6 +163,12 @@ class _Global(OpDef):
         axes = tuple(range(2, x.ndim))
         y = x.astype(np.float64).mean(axis=axes, keepdims=True) if self.reduce == "mean" else x.max(axis=axes, keepdims=True)
         return [y.astype(x.dtype)]
+
+    def relax(self, node, bb, args, graph):
+        from ..codegen.relax import op
+
+        axes = list(range(2, len(graph.tensors[node.inputs[0]].shape)))
+        return (op.mean if self.reduce == "mean" else op.max)(args[0], axis=axes, keepdims=True)
 
     def c_kernel(self, node, graph, ctx):
         x = graph.tensors[node.inputs[0]]

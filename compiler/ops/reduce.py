@@ -47,6 +47,19 @@ def _c_parts(kind: str, dtype: str, count: int, first: str, literal) -> tuple[st
     return zero, update, final
 
 
+def relax_reduce(kind: str, x, axes: list[int], keepdims: int):
+    """The TVM lowering of one reduction kind on the Relax expression `x`."""
+    from ..codegen.relax import op
+
+    if kind in ("SumSquare", "L2"):
+        x = op.multiply(x, x)
+    elif kind == "L1":
+        x = op.abs(x)
+    fn = {"Mean": op.mean, "Max": op.max, "Min": op.min, "Prod": op.prod}.get(kind, op.sum)
+    y = fn(x, axis=axes, keepdims=bool(keepdims))
+    return op.sqrt(y) if kind == "L2" else y
+
+
 @register
 class Reduce(OpDef):
     name = "Reduce"
@@ -84,6 +97,14 @@ class Reduce(OpDef):
     def reference(self, node, inputs):
         a = node.attrs
         return [reduce_numpy(a["kind"], inputs[0], tuple(a["axes"]), bool(a["keepdims"]))]
+
+    def relax(self, node, bb, args, graph):
+        from ..codegen.relax import op
+
+        a = node.attrs
+        if graph.tensors[node.inputs[0]].dtype == "bool":  # Max/Min of bool (any/all), through uint8
+            return op.astype(relax_reduce(a["kind"], op.astype(args[0], "uint8"), a["axes"], a["keepdims"]), "bool")
+        return relax_reduce(a["kind"], args[0], a["axes"], a["keepdims"])
 
     def c_kernel(self, node, graph, ctx):
         x = graph.tensors[node.inputs[0]]

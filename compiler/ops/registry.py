@@ -8,6 +8,7 @@ An op declares, in one place:
   * `reference`      - float (and later integer) semantics in NumPy: the oracle
   * `macs` / `params`- for `convc inspect`
   * `c_kernel`       - the template that implements it in C and every number that template prints
+  * `relax`          - its lowering to TVM Relax (compiler/codegen/relax.py walks the graph)
   * `inplace`        - the output may share input 0's buffer (element-wise ops, reshapes)
 """
 from __future__ import annotations
@@ -60,6 +61,13 @@ class OpDef:
     # ---- C backend ------------------------------------------------------
     def c_kernel(self, node: "Node", graph: "Graph", ctx) -> CKernel:
         raise UnsupportedError(f"op {self.name} has no C kernel")
+
+    # ---- TVM backend ----------------------------------------------------
+    def relax(self, node: "Node", bb, args: list, graph: "Graph"):
+        """Relax expression(s) computing the node's output(s) (a list when several), built with
+        `relax.op` on `args` (one relax Expr per input, None for an omitted optional input);
+        `bb` is the BlockBuilder, for ops that emit intermediate values."""
+        raise UnsupportedError(f"op {self.name} has no TVM lowering")
 
 
 _REGISTRY: dict[str, OpDef] = {}

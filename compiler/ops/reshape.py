@@ -69,5 +69,10 @@ class Reshape(OpDef):
     def reference(self, node, inputs):
         return [inputs[0].reshape(node.attrs["shape"])]
 
+    def relax(self, node, bb, args, graph):
+        from ..codegen.relax import op
+
+        return op.reshape(args[0], node.attrs["shape"])
+
     def c_kernel(self, node, graph, ctx):
         return CKernel("loop", {"dims": [graph.tensors[node.inputs[0]].size], "body": "y0[i0] = x0[i0];"})

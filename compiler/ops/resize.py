@@ -275,6 +275,29 @@ class Resize(OpDef):
         taps = TAPS[node.attrs["mode"]] ** len(self.resized_axes(node, x.shape))
         return int(np.prod(node.attrs["sizes"], dtype=np.int64)) * taps
 
+    def relax(self, node, bb, args, graph):
+        """Axis by axis, through the C kernel's tap tables: y = sum over taps of
+        take(y, tap indices, axis) * tap weights (broadcast along that axis)."""
+        from ..codegen.relax import const, op
+
+        x = graph.tensors[node.inputs[0]]
+        y_shape = graph.tensors[node.outputs[0]].shape
+        a = node.attrs
+        y = args[0]
+        for d in self.resized_axes(node, x.shape):
+            idx, wts = axis_taps(x.shape[d], y_shape[d], float(a["scales"][d]), a)
+            if idx.shape[1] == 1:
+                y = op.take(y, const(idx[:, 0], "int64"), axis=d)
+                continue
+            wshape = [-1 if k == d else 1 for k in range(len(x.shape))]
+            terms = [op.multiply(op.take(y, const(idx[:, t], "int64"), axis=d),
+                                 const(wts[:, t].reshape(wshape), x.dtype)) for t in range(idx.shape[1])]
+            y = terms[0]
+            for term in terms[1:]:
+                y = op.add(y, term)
+            y = bb.emit(y)
+        return y
+
     def c_kernel(self, node, graph, ctx):
         x = graph.tensors[node.inputs[0]]
         y = graph.tensors[node.outputs[0]]

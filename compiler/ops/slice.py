@@ -74,6 +74,19 @@ class Slice(OpDef):
         idx = tuple(np.arange(n) * s + b for b, s, n in zip(a["begin"], a["step"], a["shape"]))
         return [inputs[0][np.ix_(*idx)].copy()]
 
+    def relax(self, node, bb, args, graph):
+        """A gather along every axis the slice changes (any step sign), indices as in the oracle."""
+        from ..codegen.relax import const, op
+
+        x = graph.tensors[node.inputs[0]]
+        a = node.attrs
+        y = args[0]
+        for d, (b, s, n) in enumerate(zip(a["begin"], a["step"], a["shape"])):
+            idx = np.arange(n) * s + b
+            if not np.array_equal(idx, np.arange(x.shape[d])):
+                y = op.take(y, const(idx, "int64"), axis=d)
+        return y
+
     def c_kernel(self, node, graph, ctx):
         x = graph.tensors[node.inputs[0]]
         a = node.attrs

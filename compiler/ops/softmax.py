@@ -41,6 +41,15 @@ class Softmax(OpDef):
         e = np.exp(v - v.max(axis=1, keepdims=True))
         return [(e / e.sum(axis=1, keepdims=True)).astype(x.dtype).reshape(x.shape)]
 
+    def relax(self, node, bb, args, graph):
+        from ..codegen.relax import op
+
+        shape = graph.tensors[node.inputs[0]].shape
+        if not node.attrs["coerce_2d"]:
+            return op.nn.softmax(args[0], axis=node.attrs["axis"])
+        o, n, _ = self._split(node, shape)
+        return op.reshape(op.nn.softmax(op.reshape(args[0], [o, n]), axis=1), list(shape))
+
     def c_kernel(self, node, graph, ctx):
         x = graph.tensors[node.inputs[0]]
         o, n, i = self._split(node, x.shape)

@@ -24,6 +24,11 @@ class Transpose(OpDef):
     def reference(self, node, inputs):
         return [inputs[0].transpose(node.attrs["perm"]).copy()]
 
+    def relax(self, node, bb, args, graph):
+        from ..codegen.relax import op
+
+        return op.permute_dims(args[0], node.attrs["perm"])
+
     def c_kernel(self, node, graph, ctx):
         x = graph.tensors[node.inputs[0]]
         perm = node.attrs["perm"]

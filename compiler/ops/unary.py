@@ -28,6 +28,13 @@ class _Unary(OpDef):
         with np.errstate(all="ignore"):
             return [np.asarray(self.compute(inputs[0])).astype(inputs[0].dtype)]
 
+    def relax(self, node, bb, args, graph):
+        from ..codegen.relax import const, op
+
+        if self.name == "Reciprocal":
+            return op.divide(const(1, graph.tensors[node.inputs[0]].dtype), args[0])
+        return getattr(op, self.relax_op)(args[0])
+
     def c_kernel(self, node, graph, ctx):
         x = graph.tensors[node.inputs[0]]
         return CKernel("loop", {"dims": [x.size], "body": f"y0[i0] = {self.expr('x0[i0]', x.dtype)};"})
@@ -35,6 +42,7 @@ class _Unary(OpDef):
 
 def _unary(name: str, compute, expr, float_only: bool = True):
     cls = type(name, (_Unary,), {"name": name, "onnx_types": (name,), "float_only": float_only,
+                                 "relax_op": {"Neg": "negative"}.get(name, name.lower()),
                                  "compute": lambda self, x: compute(x), "expr": lambda self, v, dt: expr(v, dt)})
     return register(cls)
 

@@ -1,0 +1,116 @@
+"""TVM backend: Graph → Relax IRModule → tvm.compile.
+
+The module has one function `main` taking the graph inputs in order and returning the graph
+output (a tuple when there are several). Each node is lowered by its op's `relax` method (one
+per op module, next to the op's oracle and C kernel); constants become `relax.const` of the
+weights. After each node the walker checks that the Relax shape and dtype agree with the IR, so
+a lowering that computes something of the wrong shape fails here, naming the node.
+
+Ops import this module for `op` (tvm.relax.op) and `const`; TVM itself is imported only when
+a TVM target is built.
+"""
+from __future__ import annotations
+
+import numpy as np
+import tvm
+from tvm import relax
+
+from ..errors import UnsupportedError
+from ..ir import Graph
+from ..ops.registry import get_op
+from .cfmt import sanitize
+
+op = relax.op
+
+
+def const(value, dtype: str) -> relax.Constant:
+    """A Relax constant holding `value` (a number or an array) as `dtype`."""
+    return relax.const(np.asarray(value, dtype=dtype), dtype)  # without dtype, int64/float64 would narrow
+
+
+def lower(graph: Graph) -> tvm.IRModule:
+    bb = relax.BlockBuilder()
+    params = [relax.Var(sanitize(name, 48) or f"input{k}", relax.TensorType(list(graph.tensors[name].shape),
+                                                                             graph.tensors[name].dtype))
+              for k, name in enumerate(graph.inputs)]
+    values: dict[str, relax.Expr] = dict(zip(graph.inputs, params))
+
+    def value(name: str):
+        if not name:
+            return None
+        if name not in values:  # a constant: weights, tables
+            t = graph.tensors[name]
+            values[name] = const(t.data, t.dtype)
+        return values[name]
+
+    with bb.function("main", params):
+        with bb.dataflow():
+            for node in graph.nodes:
+                try:
+                    res = get_op(node.op).relax(node, bb, [value(i) for i in node.inputs], graph)
+                except UnsupportedError as e:
+                    raise UnsupportedError(f"node '{node.name}' ({node.op}): {e}") from None
+                outs = list(res) if isinstance(res, (list, tuple)) else [res]
+                for name, expr in zip(node.outputs, outs):
+                    if name:
+                        values[name] = _check(node, name, bb.emit(expr), graph)
+            outs = [value(o) for o in graph.outputs]
+            gv = bb.emit_output(outs[0] if len(outs) == 1 else relax.Tuple(outs))
+        bb.emit_func_output(gv)
+    return bb.get()
+
+
+def _check(node, name: str, var: relax.Var, graph: Graph) -> relax.Var:
+    t = graph.tensors[name]
+    ty = var.ty
+    shape = tuple(int(d) for d in ty.shape.values)
+    if shape != tuple(t.shape) or str(ty.dtype) != t.dtype:
+        raise AssertionError(f"TVM lowering of node '{node.name}' ({node.op}) gives {ty.dtype}{list(shape)} for "
+                             f"'{name}', the IR says {t.dtype}{list(t.shape)}")
+    return var
+
+
+def build_relax(graph: Graph, tvm_target: dict):
+    """Lower `graph` and compile it for `tvm_target` (a TVM target dict); returns the Relax VM
+    executable (`export_library` writes the shared library)."""
+    target = tvm.target.Target(tvm_target)
+    if tvm_target.get("kind") == "cuda":
+        return tvm.compile(lower(graph), target=target, relax_pipeline=cuda_pipeline(target))
+    return tvm.compile(lower(graph), target=target)
+
+
+def cuda_pipeline(target):
+    """TVM's default CUDA pipeline (relax.backend.cuda.pipeline) with one change: its dlight
+    Matmul rule declines, instead of aborting the build, the fused kernels it cannot schedule
+    (TVM 0.27 asserts "consumers of the cache-write stage that are not properly inlined" on a
+    Conv fused with a following Concat, as in SqueezeNet); the next rules schedule those."""
+    from tvm.relax.backend.cuda import pipeline as cp
+    from tvm.s_tir import dlight as dl
+
+    class Matmul(dl.gpu.Matmul):
+        def apply(self, func, target, tunable):
+            try:
+                return super().apply(func, target, tunable)
+            except AssertionError:
+                return None
+
+    legalize = cp.legalize_passes(target)
+    assert isinstance(legalize[-1], dl.ApplyDefaultSchedule)
+    legalize[-1] = dl.ApplyDefaultSchedule(Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(), dl.gpu.GeneralReduction(),
+                                           dl.gpu.Fallback())
+
+    @tvm.transform.module_pass(opt_level=0)
+    def pipeline(mod, _ctx):
+        with target:
+            return tvm.transform.Sequential(cp.library_dispatch_passes(target) + legalize +
+                                            cp.dataflow_lower_passes(target) + cp.finalize_passes(target))(mod)
+
+    return pipeline
+
+
+def run_vm(vm, arrays: list[np.ndarray], dev) -> list[np.ndarray]:
+    """Call `main` on numpy arrays; the outputs as numpy arrays (always a list)."""
+    res = vm["main"](*[tvm.runtime.tensor(np.require(a, requirements="C"), dev) for a in arrays])
+    if hasattr(res, "numpy"):
+        return [res.numpy()]
+    return [r.numpy() for r in res]
