@@ -324,6 +324,18 @@ RUNNERS: list[type[Runner]] = [OrtRunner, ConvcCRunner]  # first = baseline of t
 # microcontrollers: the firmware of the cortex-m targets, run on their QEMU boards
 
 MCU_CORES = ["cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"]
+MCU_CALIB_SAMPLES = 16  # seeded standard-normal calibration samples for the int8 rows
+
+
+def _mcu_variants(graph) -> list[tuple[str, object]]:
+    """(dtype label, graph): the float32 graph and its int8 rewrite (calibrated on seeded samples)."""
+    from convc.compiler.quantize.rewrite import quantize_graph
+    from convc.runtime.data import sample_shape
+
+    rng = np.random.default_rng(SEED + 1)
+    calib = {i: rng.standard_normal([MCU_CALIB_SAMPLES, *sample_shape(graph.tensors[i].shape)])
+             .astype(graph.tensors[i].dtype) for i in graph.inputs}
+    return [("float32", graph), ("int8", quantize_graph(graph, calib, "minmax").graph)]
 
 
 def mcu_bench(sources: list[tuple[str, Path]], cores: list[str], tmp: Path) -> tuple[list[dict], list[str]]:
@@ -345,21 +357,28 @@ def mcu_bench(sources: list[tuple[str, Path]], cores: list[str], tmp: Path) -> t
             continue
         rng = np.random.default_rng(SEED)
         feed = {i: rng.standard_normal(graph.tensors[i].shape).astype(graph.tensors[i].dtype) for i in graph.inputs}
-        want = reference.run(graph, feed)
         macs = graph_macs(graph)
-        for core in cores:
+        try:
+            variants = _mcu_variants(graph)
+        except ConvcError as e:
+            notes.append(f"{name}: int8 rows skipped: {(str(e).splitlines() or [''])[0][:160]}")
+            variants = [("float32", graph)]
+        for (dtype, g), core in [(v, c) for v in variants for c in cores]:
+            want = reference.run(g, feed)
             try:
-                c = compile_graph(graph, core, tmp / f"{name}-{core}")
+                c = compile_graph(g, core, tmp / f"{name}-{dtype}-{core}")
                 run = run_firmware(c.out_dir, [feed])
             except ConvcError as e:
-                notes.append(f"{name} on {core}: {(str(e).splitlines() or [''])[0][:200]}")
+                notes.append(f"{name} {dtype} on {core}: {(str(e).splitlines() or [''])[0][:200]}")
                 continue
+            # float: within 1e-3 of the output scale; int8: bit-exact with the integer oracle
             err = _max_rel_err(run.outputs[0], want)
-            if err is None or not err <= 1e-3:
-                notes.append(f"{name} on {core}: firmware outputs differ from the oracle ({err} of the output scale)")
+            if err is None or not (err == 0 if dtype == "int8" else err <= 1e-3):
+                notes.append(f"{name} {dtype} on {core}: firmware outputs differ from the oracle "
+                             f"({err} of the output scale)")
             fw, meta = c.c_model.meta["firmware"], c.c_model.meta
             arena, total = meta["arena_bytes"], meta["activations_total_bytes"]
-            rows.append({"network": name, "core": core, "board": fw["board"], "macs": macs,
+            rows.append({"network": name, "dtype": dtype, "core": core, "board": fw["board"], "macs": macs,
                          "flash_bytes": fw["flash_bytes"], "ram_bytes": fw["static_ram_bytes"] + run.stack_bytes,
                          "stack_bytes": run.stack_bytes, "instructions": run.instructions[0],
                          "instructions_per_mac": run.instructions[0] / macs if macs else None,
@@ -369,9 +388,9 @@ def mcu_bench(sources: list[tuple[str, Path]], cores: list[str], tmp: Path) -> t
 
 
 def mcu_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
-    head = ["network", "core", "MACs", "flash KiB", "RAM KiB", "stack B", "instructions", "instr/MAC",
+    head = ["network", "dtype", "core", "MACs", "flash KiB", "RAM KiB", "stack B", "instructions", "instr/MAC",
             "arena KiB", "sum-of-activations KiB", "arena/sum"]
-    body = [[r["network"], r["core"], _fmt_macs(r["macs"]), _kib(r["flash_bytes"]), _kib(r["ram_bytes"]),
+    body = [[r["network"], r["dtype"], r["core"], _fmt_macs(r["macs"]), _kib(r["flash_bytes"]), _kib(r["ram_bytes"]),
              str(r["stack_bytes"]), f"{r['instructions']:,}",
              "n/a" if r["instructions_per_mac"] is None else f"{r['instructions_per_mac']:.1f}",
              _kib(r["arena_bytes"]), _kib(r["activations_total_bytes"]), _fmt_ratio(r["arena_over_sum"])]
@@ -590,7 +609,8 @@ def main(argv: list[str] | None = None) -> int:
         print("microcontrollers: firmware built with arm-none-eabi-gcc (-O2) and run on the QEMU board of each core; "
               "flash = code + constants (+ .data image); RAM = .data + .bss (incl. the firmware's input/output buffers) "
               "+ arena + measured peak stack; instructions per inference from QEMU -icount shift=0 + SysTick "
-              "(deterministic); float32 model; TFLM arena not measured here (sum-of-activations is the baseline).")
+              "(deterministic); int8 rows: convc's int8 rewrite calibrated on 16 seeded standard-normal samples, outputs "
+              "bit-exact vs the integer oracle; TFLM arena not measured here (sum-of-activations is the baseline).")
         head, body = mcu_table(mcu_rows)
         print(format_markdown(head, body) if args.markdown else format_text(head, body))
         for n in mcu_notes:

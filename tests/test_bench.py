@@ -38,8 +38,14 @@ def test_bench_runs_on_one_tiny_network(tmp_path):
 
     # the microcontroller table: lenet on every Cortex-M core, run in QEMU
     if shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc"):
-        assert [r["core"] for r in data["mcu_rows"]] == ["cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"]
+        cores = ["cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"]
+        assert [(r["dtype"], r["core"]) for r in data["mcu_rows"]] == [(d, c) for d in ("float32", "int8") for c in cores]
         for r in data["mcu_rows"]:
-            assert r["flash_bytes"] > mem["weights_bytes"] and r["ram_bytes"] > r["arena_bytes"] == mem["arena_bytes"]
-            assert r["instructions"] > r["macs"] > 0 and 0 < r["stack_bytes"] and r["max_rel_err_vs_oracle"] < 1e-3
-        assert len([ln for ln in text.splitlines() if ln.startswith("| lenet | cortex-m")]) == 5
+            assert r["ram_bytes"] > r["arena_bytes"] > 0 and r["instructions"] > r["macs"] > 0 and 0 < r["stack_bytes"]
+            if r["dtype"] == "float32":
+                assert r["flash_bytes"] > mem["weights_bytes"] and r["arena_bytes"] == mem["arena_bytes"]
+                assert r["max_rel_err_vs_oracle"] < 1e-3
+            else:  # int8: a quarter of the bytes, bit-exact with the integer oracle
+                assert r["flash_bytes"] < mem["weights_bytes"] and r["arena_bytes"] < mem["arena_bytes"]
+                assert r["max_rel_err_vs_oracle"] == 0
+        assert len([ln for ln in text.splitlines() if ln.startswith("| lenet | float32 | cortex-m")]) == 5
