@@ -46,6 +46,11 @@ def validate(model_path: str, target_name: str = "c", data: str | None = None, i
              quantize: str | None = None, calib: str | None = None, calib_method: str = "minmax") -> dict:
     target = get_target(target_name)
     require_toolchain(target)
+    if target.backend == "fpga":  # fixed point: bit-exact vs the fixed-point simulator (compiler/fixed/validate.py)
+        from convc.compiler.fixed.validate import validate_fpga
+
+        return validate_fpga(model_path, target.name, data=data, input_shapes=input_shapes, samples=samples,
+                             build_dir=build_dir, calib=calib, calib_method=calib_method)
     graph = load_and_optimize(model_path, input_shapes)
     qres = None
     if quantize:  # from here on `graph` is the int8 graph and `reference` its integer oracle

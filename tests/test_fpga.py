@@ -130,7 +130,7 @@ def test_digits_fixed16_6_and_auto8():
 
 # ---- networks: host build vs the simulator, bit for bit -----------------------------------------
 
-NETS = ["lenet", "dscnn_net", "mobilenetv2_net"]
+NETS = ["lenet", "dscnn_net", "mobilenetv2_net", "resnet_block_net", "squeezenet_net"]
 
 
 @pytest.mark.parametrize("net", NETS)
@@ -150,6 +150,50 @@ def test_networks_bit_exact(tmp_path, net):
     rep2 = validate_fpga(str(p), samples=2, precision="auto<10>", rounding="rnd_conv", overflow="wrap", reuse_factor=4,
                          calib=str(tmp_path / "calib.npz"))
     assert rep2["outputs"][0]["mismatches"] == 0
+
+
+def _op_coverage_model(path: Path) -> None:
+    """1-D dilated Conv, 1x1 Conv, Add, unfused LeakyRelu, constant Pad, MaxPool, AveragePool (pads,
+    ceil_mode, count_include_pad=0), Concat, Transpose, Clip, GlobalAveragePool, Flatten, MatMul,
+    GlobalMaxPool; three outputs."""
+    rng = np.random.default_rng(0)
+    f = lambda *s: (rng.standard_normal(s) * 0.5).astype(np.float32)  # noqa: E731
+    nodes = [
+        h.make_node("Conv", ["x", "w1", "b1"], ["a"], name="conv_dil", dilations=[2], pads=[2, 2], kernel_shape=[3]),
+        h.make_node("Conv", ["x", "w2"], ["b"], name="conv_pw", kernel_shape=[1]),
+        h.make_node("Add", ["a", "b"], ["s"], name="add"),
+        h.make_node("LeakyRelu", ["s"], ["l"], name="leaky", alpha=0.1),
+        h.make_node("Pad", ["l", "pads"], ["p"], name="pad", mode="constant"),
+        h.make_node("MaxPool", ["p"], ["mp"], name="maxpool", kernel_shape=[2], strides=[2]),
+        h.make_node("AveragePool", ["l"], ["ap"], name="avgpool", kernel_shape=[3], strides=[2], pads=[1, 1],
+                    count_include_pad=0, ceil_mode=1),
+        h.make_node("Concat", ["mp", "ap"], ["cat"], name="concat", axis=1),
+        h.make_node("Transpose", ["cat"], ["t"], name="transpose", perm=[0, 2, 1]),
+        h.make_node("Clip", ["t", "lo", "hi"], ["y1"], name="clip"),
+        h.make_node("GlobalAveragePool", ["cat"], ["gap"], name="gap"),
+        h.make_node("Flatten", ["gap"], ["fl"], name="flatten", axis=1),
+        h.make_node("MatMul", ["fl", "wm"], ["y2"], name="matmul"),
+        h.make_node("GlobalMaxPool", ["cat"], ["y3"], name="gmp"),
+    ]
+    m = make(nodes, [vi("x", [1, 2, 12])], [vi("y1", [1, 7, 8]), vi("y2", [1, 3]), vi("y3", [1, 8, 1])],
+             [const("w1", f(4, 2, 3)), const("b1", f(4)), const("w2", f(4, 2, 1)),
+              const("pads", np.array([0, 0, 1, 0, 0, 1], np.int64)), const("lo", np.array(0.0, np.float32)),
+              const("hi", np.array(0.6, np.float32)), const("wm", f(8, 3))])
+    onnx.save(m, path)
+
+
+def test_op_coverage_bit_exact_and_close_to_onnxruntime(tmp_path):
+    p = tmp_path / "cov.onnx"
+    _op_coverage_model(p)
+    ops = {n.op for n in load_and_optimize(p).nodes}
+    assert {"Conv", "Add", "LeakyRelu", "Pad", "MaxPool", "AveragePool", "Concat", "Transpose", "Clip",
+            "GlobalAveragePool", "Reshape", "MatMul", "GlobalMaxPool"} <= ops
+    rep = validate_fpga(str(p), samples=4)
+    assert [o["mismatches"] for o in rep["outputs"]] == [0, 0, 0]
+    assert all(o["sqnr_db"] > 50 and o["compared_with"] == "onnxruntime" for o in rep["outputs"])
+    rep = validate_fpga(str(p), samples=4, precision="fixed<10,3>", rounding="trn", overflow="wrap")
+    assert [o["mismatches"] for o in rep["outputs"]] == [0, 0, 0]
+    assert all(o["sqnr_db"] > 20 for o in rep["outputs"])
 
 
 # ---- overflow: saturate vs wrap on a layer forced too narrow ---------------------------------------

@@ -20,13 +20,18 @@ def profile_rows(plan: FixedPlan) -> list[dict]:
     g = plan.graph
     rows = []
 
-    def row(layer, what, tensor, lo, hi, f: Fixed):
+    def row(layer, what, tensor, lo, hi, f: Fixed, values=None):
         m = max(abs(lo), abs(hi))
         status = "OVERFLOW" if lo < f.lo or hi > f.hi else "ok"
         used = math.floor(math.log2(m)) + 2 if m > 0 else None  # integer bits the range needs (with sign)
-        rows.append({"layer": layer, "what": what, "tensor": tensor, "range": [float(lo), float(hi)],
-                     "format": f.short(), "representable": [f.lo, f.hi], "lsb": 2.0 ** -f.F,
-                     "int_bits_needed": used, "status": status})
+        r = {"layer": layer, "what": what, "tensor": tensor, "range": [float(lo), float(hi)],
+             "format": f.short(), "representable": [f.lo, f.hi], "lsb": 2.0 ** -f.F,
+             "int_bits_needed": used, "status": status}
+        if values is not None:  # weights: how many round to zero, and the spread of |w| (1st percentile to max)
+            a = np.abs(values[values != 0])
+            r["below_half_lsb"] = float(np.mean(a < r["lsb"] / 2)) if a.size else 0.0
+            r["spread"] = [float(np.percentile(a, 1)), float(a.max())] if a.size else None
+        rows.append(r)
 
     for name in g.inputs:
         if plan.ranges and name in plan.ranges:
@@ -34,7 +39,7 @@ def profile_rows(plan: FixedPlan) -> list[dict]:
     for L in plan.layers:
         if L.weight_fmt is not None:
             w = np.asarray(g.tensors[L.node.inputs[1]].data, np.float64)
-            row(L.node.name, "weights", L.node.inputs[1], float(w.min()), float(w.max()), L.weight_fmt)
+            row(L.node.name, "weights", L.node.inputs[1], float(w.min()), float(w.max()), L.weight_fmt, w.ravel())
         o = L.node.outputs[0]
         if plan.ranges and o in plan.ranges:
             row(L.node.name, "output", o, *plan.ranges[o], L.out_fmt)
@@ -42,13 +47,16 @@ def profile_rows(plan: FixedPlan) -> list[dict]:
 
 
 def format_rows(rows: list[dict]) -> str:
-    head = ("layer", "tensor", "observed range", "format", "representable", "needs I", "status")
+    head = ("layer", "tensor", "observed range", "format", "representable", "needs I", "-> 0", "status")
     t = [head] + [(r["layer"][:28], r["what"], f"[{r['range'][0]:.4g}, {r['range'][1]:.4g}]", r["format"],
                    f"[{r['representable'][0]:.4g}, {r['representable'][1]:.4g}]",
-                   "-" if r["int_bits_needed"] is None else str(r["int_bits_needed"]), r["status"]) for r in rows]
+                   "-" if r["int_bits_needed"] is None else str(r["int_bits_needed"]),
+                   f"{100 * r['below_half_lsb']:.1f}%" if "below_half_lsb" in r else "", r["status"]) for r in rows]
     w = [max(len(x[i]) for x in t) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w[i]) for i, c in enumerate(x)).rstrip() for x in t]
     lines.insert(1, "  ".join("-" * v for v in w))
+    lines.append("needs I: integer bits (sign included) the observed range needs; -> 0: non-zero weights that "
+                 "quantize to zero (below half an lsb)")
     return "\n".join(lines)
 
 
@@ -102,13 +110,17 @@ def plot(rows: list[dict], path: str | Path, title: str) -> None:
         y = len(rows) - 1 - k
         lo_b, hi_b = math.log2(r["lsb"]), math.log2(max(abs(r["representable"][0]), r["representable"][1]))
         ax.barh(y, hi_b - lo_b, left=lo_b, color="#cccccc", edgecolor="#888888", height=0.6)
+        if r.get("spread"):
+            a, b = (math.log2(v) for v in r["spread"])
+            ax.plot([a, b], [y, y], color="#1f77b4", linewidth=3, alpha=0.6)
         m = max(abs(r["range"][0]), abs(r["range"][1]))
         if m > 0:
             ax.plot([math.log2(m)], [y], marker="D", color="#c0392b" if r["status"] != "ok" else "#1f77b4")
         labels.append(f"{r['layer'][:24]} {r['what']} {r['format']}")
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels(list(reversed(labels)), fontsize=7)
-    ax.set_xlabel("log2 |value|   (grey: format from lsb to max; marker: calibrated max |x|, red = overflow)")
+    ax.set_xlabel("log2 |value|   grey: format, lsb to max; blue line: |weights|, 1st percentile to max;\n"
+                  "marker: max |x| (calibrated for activations), red = exceeds the format")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     try:
