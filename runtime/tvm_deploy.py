@@ -41,6 +41,7 @@ from convc.compiler.errors import ConvcError, ToolchainError, UsageError
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "c_templates"
 COMPAT_DIR = TEMPLATE_DIR / "tvm" / "runtime_compat"
 DEFAULT_TIMEOUT_S = 300.0
+TENSOR_ALIGNMENT = 64  # bytes; tvm::runtime::kAllocAlignment, which TVM's generated kernels assume
 RUNTIME_LIBS = ("libtvm_runtime.so", "libtvm_ffi.so")
 
 
@@ -301,7 +302,7 @@ def render_deploy_sources(target, meta: dict) -> dict[str, str]:
     library = meta.get("library", "model.so")
     v = {"model_comment": cfmt.comment(meta.get("name", "model"), 60), "target": target.name,
          "inputs": _io_values(meta["inputs"]), "outputs": _io_values(meta["outputs"]),
-         "cxx": board.cxx, "cxxflags": " ".join(DEPLOY_CXXFLAGS), "arch": board.arch, "triple": board.triple,
+         "alignment": TENSOR_ALIGNMENT, "cxx": board.cxx, "cxxflags": " ".join(DEPLOY_CXXFLAGS), "arch": board.arch, "triple": board.triple,
          "qemu": board.qemu, "sysroot": board.sysroot, "library": library, "tvm_version": tvm_v, "ffi_version": ffi_v,
          "runtime_source": (f"the apache-tvm {tvm_v} / apache-tvm-ffi {ffi_v} wheels for {board.wheel_platform} (PyPI)"
                             if board.wheel_platform else
@@ -344,7 +345,7 @@ def write_deploy_bundle(out_dir: Path, target, meta: dict, log=None) -> dict:
           "-Wl,--no-as-needed", "-ltvm_runtime", "-ltvm_ffi", "-Wl,-rpath,$ORIGIN/lib"],
          f"cross-compiling the {board.arch} deploy program", cwd=out_dir)
     tvm_v, ffi_v = tvm_versions()
-    meta = dict(meta)
+    # updated in place too: a caller that writes convc.json itself afterwards keeps the entry
     meta["library"] = library
     meta["deploy"] = {"program": "deploy", "board_arch": board.arch, "triple": board.triple, "qemu": board.qemu,
                       "runtime_libs": [f"lib/{n}" for n in RUNTIME_LIBS], "tvm_version": tvm_v, "ffi_version": ffi_v}
@@ -356,14 +357,20 @@ def write_deploy_bundle(out_dir: Path, target, meta: dict, log=None) -> dict:
 # Running under QEMU user mode
 # ---------------------------------------------------------------------------------------------
 
-def _load_meta(build_dir: Path) -> dict:
+def _load_bundle(build_dir: Path) -> tuple[dict, Board]:
+    """convc.json of a board build folder and the board it was built for (from its target)."""
+    from convc.targets import get_target
+
     p = build_dir / "convc.json"
     if not p.is_file():
         raise UsageError(f"{build_dir} is not a convc build folder (no convc.json)")
     meta = json.loads(p.read_text())
-    if "deploy" not in meta:
-        raise UsageError(f"{build_dir} holds no board deploy program (convc.json has no 'deploy' entry)")
-    return meta
+    board = board_for(get_target(meta.get("target", "")))
+    missing = [f for f in ("deploy", meta.get("library", "model.so"), *(f"lib/{n}" for n in RUNTIME_LIBS))
+               if not (build_dir / f).is_file()]
+    if missing:
+        raise UsageError(f"{build_dir} is not a complete {board.arch} board build (missing {', '.join(missing)})")
+    return meta, board
 
 
 def run_deploy_bundle_many(build_dir: Path, samples: list[dict[str, np.ndarray]],
@@ -371,9 +378,7 @@ def run_deploy_bundle_many(build_dir: Path, samples: list[dict[str, np.ndarray]]
     """Run every sample through the deploy program in one QEMU process. Returns the outputs per
     sample and the program's own report line (e.g. 'deploy: 8 sample(s), 310.2 us per run')."""
     build_dir = Path(build_dir).resolve()
-    meta = _load_meta(build_dir)
-    dep = meta["deploy"]
-    board = BOARDS[dep["triple"]]
+    meta, board = _load_bundle(build_dir)
     qemu = require_tool(board.qemu, QEMU_PACKAGE, f"running the {board.arch} build")
     if not Path(board.sysroot).is_dir():
         raise ToolchainError(f"running the {board.arch} build needs the {board.triple} sysroot {board.sysroot}: install "
@@ -397,7 +402,7 @@ def run_deploy_bundle_many(build_dir: Path, samples: list[dict[str, np.ndarray]]
             p.write_bytes(b"".join(chunks))
             args.append(str(p))
         outs = [tmp / f"out{k}.bin" for k in range(len(meta["outputs"]))]
-        cmd = [qemu, "-L", board.sysroot, str(build_dir / dep["program"]), str(build_dir / meta["library"]),
+        cmd = [qemu, "-L", board.sysroot, str(build_dir / "deploy"), str(build_dir / meta.get("library", "model.so")),
                *args, *map(str, outs)]
         env = dict(os.environ, LD_LIBRARY_PATH=str(build_dir / "lib"))
         timeout = timeout_s if timeout_s is not None else DEFAULT_TIMEOUT_S
@@ -431,5 +436,5 @@ def run_deploy_bundle(build_dir: Path, inputs: dict[str, np.ndarray], timeout_s:
 
 
 def ran_on(build_dir: Path) -> str:
-    dep = _load_meta(Path(build_dir))["deploy"]
-    return f"{dep['qemu']} ({dep['triple']})"
+    board = _load_bundle(Path(build_dir))[1]
+    return f"{board.qemu} ({board.triple})"

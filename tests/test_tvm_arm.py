@@ -224,3 +224,44 @@ def test_armv7_runtime_is_built_from_the_wheel_sources():
     note = (lib / "SOURCE.txt").read_text()
     assert note.startswith("cross-built with arm-linux-gnueabihf-g++ from the sources of apache-tvm==")
     assert _elf_machine(lib / "libtvm_runtime.so") == 40
+
+
+# ---- real networks through convc's own lowering (compiler/codegen/relax.py), end to end ----
+
+ROOT = Path(__file__).resolve().parent.parent
+DIGITS = ROOT / "examples" / "digits" / "digits.onnx"
+DIGITS_DATA = ROOT / "examples" / "digits" / "digits_test.npz"
+
+
+@pytest.mark.parametrize("name", ARCHES)
+def test_cli_validate_digits_on_the_board(name, capsys):
+    """The headline command: the trained digits ConvNet, all 360 test samples, run under QEMU."""
+    from convc.compiler.cli import main
+
+    assert main(["validate", str(DIGITS), "--target", name, "--data", str(DIGITS_DATA), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    board = board_for(get_target(name))
+    assert rep["passed"] is True and rep["ran_on"] == f"{board.qemu} ({board.triple})" and rep["samples"] == 360
+    out = rep["outputs"][0]
+    assert out["compared_with"] == "onnxruntime" and out["max_abs_err"] <= 1e-4 * out["scale"]
+    assert out["top1_agreement"] == 1.0
+    acc = rep["accuracy"]
+    assert acc["float"] > 0.95 and acc["target"] == acc["float"]
+
+
+@pytest.mark.parametrize("name", ARCHES)
+@pytest.mark.parametrize("network", ["lenet", "resnet_block", "mobilenetv2", "squeezenet", "dscnn"])
+def test_network_validates_on_the_board(network, name, tmp_path):
+    import onnx
+    from networks import ALL
+
+    from convc.runtime.harness import validate
+
+    path = tmp_path / f"{network}.onnx"
+    onnx.save(ALL[network](), path)
+    rep = validate(str(path), name, samples=2)
+    assert rep["passed"], rep
+    assert rep["ran_on"] == "{0.qemu} ({0.triple})".format(board_for(get_target(name)))
+    out = rep["outputs"][0]
+    assert out["compared_with"] == "onnxruntime" and out["max_abs_err"] <= 1e-4 * out["scale"]
+    assert out["top1_agreement"] == 1.0
