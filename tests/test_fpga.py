@@ -260,7 +260,9 @@ def test_generated_code_integer_only_and_harness(tmp_path):
     h_text = (out_dir / "digits.h").read_text()
     assert "#define DIGITS_IN_F 10" in h_text and "#define DIGITS_OUT_W 16" in h_text
     # the host harness (Makefile, strict flags) on one raw input matches the simulator
-    subprocess.run(["make", "-s", "-C", str(out_dir)], check=True, capture_output=True)
+    # strict flags plus AddressSanitizer and UBSan (any finding aborts the run)
+    subprocess.run(["make", "-s", "-C", str(out_dir), "CFLAGS=-O1 -std=c99 -Wall -Wextra -Werror -pedantic "
+                    "-fsanitize=address,undefined -fno-sanitize-recover=all"], check=True, capture_output=True)
     x = np.load(TEST)["input"][:1]
     xi = fx.quantize(x.reshape(1, 1, 1, 8, 8), plan.act["input"])
     (tmp_path / "in.bin").write_bytes(xi.astype(np.int16).tobytes())
