@@ -265,3 +265,69 @@ def test_network_validates_on_the_board(network, name, tmp_path):
     out = rep["outputs"][0]
     assert out["compared_with"] == "onnxruntime" and out["max_abs_err"] <= 1e-4 * out["scale"]
     assert out["top1_agreement"] == 1.0
+
+
+def test_runtime_compat_headers_byte_layout_and_base64(tmp_path):
+    """The support headers convc supplies for the armv7 runtime build write the byte layout TVM's
+    serializer uses (little-endian scalars, uint64 counts) and standard base64, and read them back."""
+    import base64
+    import struct
+
+    src = tmp_path / "compat.cc"
+    src.write_text(r'''
+#include <tvm/support/serializer.h>
+#include "support/bytes_io.h"
+#include "support/base64.h"
+#include "support/utils.h"
+#include <cstdio>
+using namespace tvm::support;
+int main() {
+  std::string buf;
+  BytesOutStream out(&buf);
+  out.Write<uint64_t>(7);
+  out.Write(std::string("ab"));
+  out.Write(std::vector<int64_t>{1, -2});
+  out.Write(std::vector<std::string>{"xyz"});
+  out.Write(DLDataType{2, 32, 1});
+  out.Write(DLDevice{kDLCPU, 3});
+  out.Write(tvm::ffi::String("s"));
+  BytesInStream in(buf);
+  uint64_t a; std::string b; std::vector<int64_t> c; std::vector<std::string> d; DLDataType e; DLDevice f;
+  tvm::ffi::String g;
+  bool ok = in.Read(&a) && in.Read(&b) && in.Read(&c) && in.Read(&d) && in.Read(&e) && in.Read(&f) && in.Read(&g);
+  ok = ok && a == 7 && b == "ab" && c.size() == 2 && c[1] == -2 && d.size() == 1 && d[0] == "xyz" && e.code == 2 &&
+       e.bits == 32 && e.lanes == 1 && f.device_type == kDLCPU && f.device_id == 3 && g == "s" && !in.Read(&a);
+  ok = ok && IsNumber("0123") && !IsNumber("") && !IsNumber("1a");
+  std::string text;
+  BytesOutStream tout(&text);
+  std::string raw;
+  for (int k = 0; k < 256; ++k) raw.push_back(static_cast<char>(k));
+  for (size_t n : {size_t(0), size_t(1), size_t(2), size_t(3), size_t(256)}) {
+    text.clear();
+    Base64OutStream enc(&tout);
+    enc.Write(raw.data(), n);
+    enc.Finish();
+    if (n == 256) std::fwrite(text.data(), 1, text.size(), stdout);
+    BytesInStream tin(text);
+    Base64InStream dec(&tin);
+    dec.InitPosition();
+    std::string back(n + 4, '\0');
+    ok = ok && dec.Read(&back[0], n + 4) == n && back.compare(0, n, raw, 0, n) == 0;
+  }
+  std::fwrite("\n", 1, 1, stdout);
+  std::fwrite(buf.data(), 1, buf.size(), stdout);
+  return ok ? 0 : 1;
+}
+''')
+    compat = tvm_deploy.COMPAT_DIR
+    exe = tmp_path / "compat"
+    subprocess.run(["g++", "-std=c++17", "-O1", "-I", str(compat / "include"), "-I", str(compat / "src"),
+                    "-I", str(tvm_deploy.ffi_include_dir()), "-o", str(exe), str(src)], check=True)
+    r = subprocess.run([str(exe)], capture_output=True)
+    assert r.returncode == 0, r.stderr
+    text, layout = r.stdout.split(b"\n", 1)
+    assert text == base64.b64encode(bytes(range(256)))
+    expected = (struct.pack("<Q", 7) + struct.pack("<Q", 2) + b"ab" + struct.pack("<Qqq", 2, 1, -2)
+                + struct.pack("<QQ", 1, 3) + b"xyz" + struct.pack("<BBH", 2, 32, 1) + struct.pack("<ii", 1, 3)
+                + struct.pack("<Q", 1) + b"s")
+    assert layout == expected
