@@ -23,11 +23,16 @@ class Region:
 class MemoryMap:
     code: Region  # vector table, code, constants (the "flash" of a real part)
     ram: Region  # stack, data, bss, arena
+    weights: Region | None = None  # a separate bank for the model's weights (CONVC_WEIGHTS_SECTION)
+
+    @property
+    def weights_region(self) -> Region:
+        return self.weights or self.code
 
     @property
     def summary(self) -> str:
-        return (f"{self.code.name} {self.code.size // 1024} KiB @ {self.code.origin:#010x}, "
-                f"{self.ram.name} {self.ram.size // 1024} KiB @ {self.ram.origin:#010x}")
+        parts = [self.code, self.ram] + ([self.weights] if self.weights else [])
+        return ", ".join(f"{r.name} {r.size // 1024} KiB @ {r.origin:#010x}" for r in parts)
 
 
 MiB = 1024 * 1024
@@ -48,7 +53,8 @@ _CORES = [
      MemoryMap(Region("ssram1-secure", 0x10000000, 4 * MiB), Region("ssram23-secure", 0x38000000, 4 * MiB)),
      20_000_000, "Cortex-M33 (FPU, secure state)"),
     ("cortex-m55", "cortex-m55", ("-mfloat-abi=hard", "-mfpu=auto"), "mps3-an547",
-     MemoryMap(Region("itcm", 0x00000000, 512 * KiB), Region("isram-secure", 0x31000000, 4 * MiB)),
+     MemoryMap(Region("itcm", 0x00000000, 512 * KiB), Region("isram-secure", 0x31000000, 4 * MiB),
+               Region("sram-secure", 0x11000000, 2 * MiB)),
      32_000_000, "Cortex-M55 (FPU + Helium available; scalar code)"),
 ]
 

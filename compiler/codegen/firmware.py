@@ -63,9 +63,10 @@ def generate_firmware(graph: Graph, target, prefix: str = "model",
     ram_end = mem.ram.origin + mem.ram.size
     io_bytes = sum(_nbytes(t) for t in cm.meta["inputs"] + cm.meta["outputs"])
     need_ram = arena_reserve + stack + io_bytes
-    if cm.meta["weights_bytes"] > mem.code.size:
+    wreg = mem.weights_region
+    if cm.meta["weights_bytes"] > wreg.size:
         raise ConvcError(f"model does not fit target '{target.name}': weights need {cm.meta['weights_bytes']} bytes, "
-                         f"board {target.board} has {mem.code.size} bytes of code memory ({mem.code.name})")
+                         f"board {target.board} has {wreg.size} bytes for them ({wreg.name})")
     if need_ram > mem.ram.size:
         raise ConvcError(f"model does not fit target '{target.name}': arena {cm.meta['arena_bytes']} + stack {stack} + "
                          f"input/output buffers {io_bytes} = {need_ram} bytes > {mem.ram.size} bytes of RAM "
@@ -75,6 +76,8 @@ def generate_firmware(graph: Graph, target, prefix: str = "model",
         "code_origin": hex(mem.code.origin), "code_size": hex(mem.code.size),
         "ram_origin": hex(mem.ram.origin), "ram_size": hex(mem.ram.size), "ram_end": hex(ram_end),
         "stack_size": hex(stack), "arena_origin": hex(ram_end - arena_reserve),
+        "weights_region": {"name": mem.weights.name, "origin": hex(mem.weights.origin), "size": hex(mem.weights.size)}
+        if mem.weights else None,
         "sys": SEMIHOSTING, "scb": SCB, "systick": SYSTICK, "enable_fpu": target.hard_float,
         "paint_pattern": hex(PAINT_PATTERN), "paint_margin": 64, "fault_stack_words": 128,
         "fault_exit_code": FAULT_EXIT, "io_exit_code": IO_EXIT, "in_file": IN_FILE, "out_file": OUT_FILE,
@@ -139,9 +142,9 @@ def build_firmware(files: dict[str, str], target) -> dict[str, bytes]:
 
 def _explain_build_failure(log: str, target) -> str:
     mem = target.memory
-    m = re.search(r"region `(CODE|RAM)' overflowed by (\d+) bytes", log)
+    m = re.search(r"region `(CODE|RAM|WEIGHTS)' overflowed by (\d+) bytes", log)
     if m:
-        region = mem.code if m.group(1) == "CODE" else mem.ram
+        region = {"CODE": mem.code, "RAM": mem.ram, "WEIGHTS": mem.weights_region}[m.group(1)]
         return (f"model does not fit target '{target.name}': {region.name} ({region.size} bytes, board {target.board}) "
                 f"overflowed by {m.group(2)} bytes")
     m = re.search(r"convc: (RAM overflow[^\n\"]*)", log)
@@ -164,7 +167,7 @@ def parse_sizes(size_text: str) -> dict[str, int]:
 def memory_report(sec: dict[str, int]) -> dict[str, int]:
     """flash = what the image stores (code, constants, .data's initial values); static RAM =
     .data + .bss (incl. the firmware's input/output buffers) + the arena; the stack is separate."""
-    flash = sec.get(".text", 0) + sec.get(".ARM.exidx", 0) + sec.get(".data", 0)
+    flash = sec.get(".text", 0) + sec.get(".convc_weights", 0) + sec.get(".ARM.exidx", 0) + sec.get(".data", 0)
     static_ram = sec.get(".data", 0) + sec.get(".bss", 0) + sec.get(".convc_arena", 0)
     return {"flash_bytes": flash, "static_ram_bytes": static_ram, "arena_section_bytes": sec.get(".convc_arena", 0),
             "stack_reserved_bytes": sec.get(".stack", 0)}
