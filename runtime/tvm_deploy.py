@@ -23,6 +23,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -291,8 +292,9 @@ def _io_values(specs: list[dict]) -> list[dict]:
     return vals
 
 
-def render_deploy_sources(target, meta: dict) -> dict[str, str]:
-    """deploy.cc, Makefile and README.txt for a board build folder (text only, nothing built)."""
+def render_deploy_sources(target, meta: dict, needs: dict[str, str] | None = None) -> dict[str, str]:
+    """deploy.cc and Makefile for a board build folder, and README.txt once `needs` (the board's minimum
+    glibc / libstdc++ versions, from `board_needs`) is known. Text only, nothing built."""
     import jinja2
 
     board = board_for(target)
@@ -302,14 +304,29 @@ def render_deploy_sources(target, meta: dict) -> dict[str, str]:
     library = meta.get("library", "model.so")
     v = {"model_comment": cfmt.comment(meta.get("name", "model"), 60), "target": target.name,
          "inputs": _io_values(meta["inputs"]), "outputs": _io_values(meta["outputs"]),
-         "alignment": TENSOR_ALIGNMENT, "cxx": board.cxx, "cxxflags": " ".join(DEPLOY_CXXFLAGS), "arch": board.arch, "triple": board.triple,
-         "qemu": board.qemu, "sysroot": board.sysroot, "library": library, "tvm_version": tvm_v, "ffi_version": ffi_v,
+         "alignment": TENSOR_ALIGNMENT, "cxx": board.cxx, "cxxflags": " ".join(DEPLOY_CXXFLAGS), "arch": board.arch,
+         "triple": board.triple, "qemu": board.qemu, "sysroot": board.sysroot, "library": library,
+         "tvm_version": tvm_v, "ffi_version": ffi_v, "needs": needs,
          "runtime_source": (f"the apache-tvm {tvm_v} / apache-tvm-ffi {ffi_v} wheels for {board.wheel_platform} (PyPI)"
                             if board.wheel_platform else
                             f"cross-built by convc from the apache-tvm {tvm_v} / apache-tvm-ffi {ffi_v} sources")}
-    return {"deploy.cc": env.get_template("tvm/deploy.cc.j2").render(**v),
-            "Makefile": env.get_template("tvm/Makefile.j2").render(**v),
-            "README.txt": env.get_template("tvm/README.txt.j2").render(**v)}
+    files = {"deploy.cc": env.get_template("tvm/deploy.cc.j2").render(**v),
+             "Makefile": env.get_template("tvm/Makefile.j2").render(**v)}
+    if needs is not None:
+        files["README.txt"] = env.get_template("tvm/README.txt.j2").render(**v)
+    return files
+
+
+def board_needs(binaries: list[Path]) -> dict[str, str]:
+    """The newest glibc and libstdc++ symbol versions the board binaries ask for: what the board must have."""
+    glibc, glibcxx = (0, 0), (0, 0, 0)
+    for b in binaries:
+        data = b.read_bytes()
+        for m in re.finditer(rb"GLIBC_(\d+)\.(\d+)(?:\.\d+)?\0", data):
+            glibc = max(glibc, (int(m.group(1)), int(m.group(2))))
+        for m in re.finditer(rb"GLIBCXX_(\d+)\.(\d+)\.(\d+)\0", data):
+            glibcxx = max(glibcxx, tuple(int(g) for g in m.groups()))
+    return {"glibc": ".".join(map(str, glibc)), "glibcxx": ".".join(map(str, glibcxx))}
 
 
 def write_deploy_bundle(out_dir: Path, target, meta: dict, log=None) -> dict:
@@ -325,8 +342,7 @@ def write_deploy_bundle(out_dir: Path, target, meta: dict, log=None) -> dict:
     if not (out_dir / library).is_file():
         raise UsageError(f"{out_dir} holds no {library} to deploy")
     cxx = require_tool(board.cxx, board.cxx_package, f"target '{target.name}'")
-    files = render_deploy_sources(target, meta)
-    for name, text in files.items():
+    for name, text in render_deploy_sources(target, meta).items():
         (out_dir / name).write_text(text)
     runtime = board_runtime(board, log=log)
     lib = out_dir / "lib"
@@ -344,11 +360,14 @@ def write_deploy_bundle(out_dir: Path, target, meta: dict, log=None) -> dict:
     _run([cxx, *DEPLOY_CXXFLAGS, "-isystem", "include", "-o", "deploy", "deploy.cc", "-Llib",
           "-Wl,--no-as-needed", "-ltvm_runtime", "-ltvm_ffi", "-Wl,-rpath,$ORIGIN/lib"],
          f"cross-compiling the {board.arch} deploy program", cwd=out_dir)
+    needs = board_needs([out_dir / "deploy", out_dir / library, *(lib / n for n in RUNTIME_LIBS)])
+    (out_dir / "README.txt").write_text(render_deploy_sources(target, meta, needs)["README.txt"])
     tvm_v, ffi_v = tvm_versions()
     # updated in place too: a caller that writes convc.json itself afterwards keeps the entry
     meta["library"] = library
     meta["deploy"] = {"program": "deploy", "board_arch": board.arch, "triple": board.triple, "qemu": board.qemu,
-                      "runtime_libs": [f"lib/{n}" for n in RUNTIME_LIBS], "tvm_version": tvm_v, "ffi_version": ffi_v}
+                      "runtime_libs": [f"lib/{n}" for n in RUNTIME_LIBS], "tvm_version": tvm_v, "ffi_version": ffi_v,
+                      "board_needs": needs}
     (out_dir / "convc.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return meta
 

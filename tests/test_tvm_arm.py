@@ -104,6 +104,9 @@ def test_bundle_is_complete_and_for_the_board(bundle):
     readme = (out / "README.txt").read_text()
     assert "LD_LIBRARY_PATH=lib ./deploy model.so in0.bin in1.bin out0.bin out1.bin" in readme
     assert "x: float32[1,3,8,8], 768 bytes per sample" in readme
+    needs = meta["deploy"]["board_needs"]  # what the cross toolchain's libc/libstdc++ (Debian 12) imply
+    assert (2, 17) <= tuple(map(int, needs["glibc"].split("."))) <= (2, 36)
+    assert needs["glibcxx"].startswith("3.4.") and f"glibc >= {needs['glibc']}" in readme
 
 
 def test_runs_under_qemu_and_matches_numpy(bundle):
