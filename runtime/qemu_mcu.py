@@ -22,7 +22,11 @@ import numpy as np
 
 from convc.compiler.errors import ConvcError, ToolchainError
 
-DEFAULT_TIMEOUT_S = 120.0
+# A hang is told from a long run by a generous bound: 60 s plus, per sample, 100 instructions per
+# MAC (soft-float measures ~90) at 1e8 instructions/s (QEMU runs ~1e9 here).
+BASE_TIMEOUT_S = 60.0
+INSTRUCTIONS_PER_MAC_BOUND = 100
+QEMU_MIN_INSTRUCTIONS_PER_S = 1e8
 CALIB_TOLERANCE = 0.02
 
 
@@ -59,7 +63,8 @@ def run_firmware(build_dir: str | Path, samples: list[dict[str, np.ndarray]], ti
     elf = (build_dir / fw["elf"]).resolve()
     if not elf.is_file():
         raise ConvcError(f"{build_dir}: firmware {fw['elf']} is missing (rebuild with `convc compile`)")
-    timeout = timeout_s if timeout_s is not None else DEFAULT_TIMEOUT_S
+    timeout = timeout_s if timeout_s is not None else BASE_TIMEOUT_S + len(samples) * max(fw.get("macs", 0), 1) \
+        * INSTRUCTIONS_PER_MAC_BOUND / QEMU_MIN_INSTRUCTIONS_PER_S
     with tempfile.TemporaryDirectory(prefix="convc-qemu-") as tmp:
         tmp = Path(tmp)
         with open(tmp / fw["in_file"], "wb") as f:

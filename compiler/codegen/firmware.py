@@ -175,7 +175,10 @@ def memory_report(sec: dict[str, int]) -> dict[str, int]:
 
 def compile_firmware(graph: Graph, target, prefix: str = "model", stack_bytes: int | None = None):
     """Everything `convc compile --target cortex-m*` writes: lib/, fw/ (built), convc.json."""
+    from ..stats import graph_macs
+
     files, cm, fw = generate_firmware(graph, target, prefix, stack_bytes)
+    fw["macs"] = graph_macs(graph)  # sizes the runner's timeout
     built = build_firmware(files, target)
     fw["sizes"] = parse_sizes(built["fw/fw.size"].decode())
     fw.update(memory_report(fw["sizes"]))
