@@ -243,6 +243,42 @@ def test_overflow_saturate_vs_wrap(tmp_path):
     assert flagged[0]["format"] == "fixed<6,2>" and any("fc" in w for w in rep["warnings"])
 
 
+def test_narrowed_accumulator_rounds_products_and_wraps(tmp_path):
+    """config {"fc": {"accum": "fixed<5,4,AP_TRN>"}}: every product truncated to F = 1, the bias rounded
+    half up to F = 1, the sum wrapped to 5 bits, then widened exactly to the output's fixed<16,6>."""
+    import math
+    from fractions import Fraction as Fr
+
+    p = _gemm_model(tmp_path)
+    x = [Fr(7, 2), Fr(5, 4), Fr(-2)]
+    w = [[Fr(1), Fr(1, 2)], [Fr(2), Fr(-1)], [Fr(-3, 4), Fr(3, 2)]]
+    b = [Fr(1, 4), Fr(-1, 2)]
+
+    def wrap5(q):
+        return (q + 16) % 32 - 16
+
+    want = []
+    for j in range(2):
+        acc = sum(math.floor(x[i] * w[i][j] * 2) for i in range(3)) + math.floor(b[j] * 2 + Fr(1, 2))
+        want.append(wrap5(acc) * 2 ** 9)  # F 1 → 10
+    assert want == [-16 * 512, -7 * 512]
+    plan = assign(load_and_optimize(p), FixedOptions(overrides={"fc": {"accum": "fixed<5,4,AP_TRN>"}}))
+    xi = fx.quantize(np.array([[3.5, 1.25, -2.0]]), plan.act["x"])
+    assert run_int(plan, {"x": xi[None]}).ints["y"].ravel().tolist() == want
+    out_dir, _ = compile_fpga(plan, tmp_path / "b")
+    from convc.runtime.artifacts import load_artifact
+
+    assert np.asarray(load_artifact(out_dir).run_int({"x": xi})["y"]).ravel().tolist() == want
+    with pytest.raises(UsageError, match="AP_WRAP"):
+        assign(load_and_optimize(p), FixedOptions(overrides={"fc": {"accum": "fixed<12,4,AP_TRN,AP_SAT>"}}))
+    # narrowed accumulators on the digits model (rounding per product in conv and dense): still bit-exact
+    g = load_and_optimize(DIGITS / "digits.onnx")
+    plan = assign(g, FixedOptions(overrides={"/conv2/Conv": {"accum": "fixed<24,6>"},
+                                             "/fc1/Gemm": {"accum": "fixed<18,4,AP_RND_CONV>"}}))
+    rep = validate_fpga(str(DIGITS / "digits.onnx"), plan=plan, samples=4)
+    assert rep["outputs"][0]["mismatches"] == 0
+
+
 # ---- generated code ------------------------------------------------------------------------------
 
 def test_generated_code_integer_only_and_harness(tmp_path):

@@ -113,7 +113,7 @@ def _conv(L, ctx, reuse):
     w, b = ctx.const(L, "w"), ctx.const(L, "b")
     p = L.p
     keys = ("n", "c", "m", "cg", "mg", "ih", "iw", "oh", "ow", "kh", "kw", "sh", "sw", "dh", "dw", "ph", "pw")
-    return Emit("conv", {**{k: p[k] for k in keys}, "w": w, "b": b, "acc_t": L.acc.ctype, "reuse": reuse,
+    return Emit("conv", {**{k: p[k] for k in keys}, **_acc_args(L), "w": w, "b": b, "acc_t": L.acc.ctype, "reuse": reuse,
                          "partition": _partition(w, L, reuse), "act": c_activation(p["act"], "acc", L.acc.ctype),
                          "store": c_convert("acc", L.acc.F, L.out_fmt)})
 
@@ -122,9 +122,23 @@ def _conv(L, ctx, reuse):
 def _dense(L, ctx, reuse):
     w, b = ctx.const(L, "w"), ctx.const(L, "b")
     p = L.p
-    return Emit("dense", {"m": p["m"], "n": p["n"], "k": p["k"], "w": w, "b": b, "acc_t": L.acc.ctype, "reuse": reuse,
+    return Emit("dense", {"m": p["m"], "n": p["n"], "k": p["k"], **_acc_args(L), "w": w, "b": b, "acc_t": L.acc.ctype,
+                          "reuse": reuse,
                           "partition": _partition(w, L, reuse), "act": c_activation(p["act"], "acc", L.acc.ctype),
                           "store": c_convert("acc", L.acc.F, L.out_fmt)})
+
+
+def _acc_args(L) -> dict:
+    """How each product enters the accumulator, and what happens to the sum (ops.Acc)."""
+    a = L.acc
+    if a.term_shift > 0:
+        opn, cls = f"convc_fx_shr_{a.rounding}(", f", {a.term_shift})"
+    elif a.term_shift < 0:
+        opn, cls = "convc_fx_shl(", f", {-a.term_shift})"
+    else:
+        opn, cls = "", ""
+    fix = f"acc = convc_fx_wrap_s(acc, {a.W}); /* narrowed accumulator: AP_WRAP */" if a.narrowed else "/* accumulator sized to never overflow */"
+    return {"term_open": opn, "term_close": cls, "acc_fix": fix}
 
 
 _POOL_KEYS = ("planes", "ih", "iw", "oh", "ow", "kh", "kw", "sh", "sw", "dh", "dw", "ph", "pw")

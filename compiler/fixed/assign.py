@@ -2,7 +2,8 @@
 
 Formats come from, in order of precedence:
   1. the per-layer config file (JSON): {"layer name": "fixed<12,4>", ...} sets the layer's output
-     format; {"layer name": {"output": "fixed<12,4>", "weight": "fixed<8,1>"}} sets either or both;
+     format; {"layer name": {"output": "fixed<12,4>", "weight": "fixed<8,1>", "accum": "fixed<20,8>"}} sets
+     any of them (a narrowed accumulator wraps, AP_WRAP, and rounds each product to its precision);
      the key "input" (or the model input's name) sets the format of the model's input;
   2. `--precision fixed<W,I>`: every activation and weight tensor (the default is fixed<16,6>);
   3. `--precision auto` / `auto<W>` (W = 16 by default): W bits everywhere, the integer bits from the
@@ -120,17 +121,19 @@ def assign(graph: Graph, options: FixedOptions, ranges: dict | None = None) -> F
             raise UsageError(f"--config: no layer named '{key}' (layers: {', '.join(list(names)[:12])}"
                              f"{', ...' if len(names) > 12 else ''})")
 
-    def parse_override(key: str) -> tuple[Fixed | None, Fixed | None]:
+    def parse_override(key: str) -> tuple[Fixed | None, Fixed | None, Fixed | None]:
         v = overrides.get(key)
         if v is None:
-            return None, None
+            return None, None, None
         if isinstance(v, str):
-            return options.fixed(v, f"--config '{key}'"), None
-        if isinstance(v, dict) and set(v) <= {"output", "weight"}:
-            o, w = v.get("output"), v.get("weight")
+            return options.fixed(v, f"--config '{key}'"), None, None
+        if isinstance(v, dict) and set(v) <= {"output", "weight", "accum"}:
+            o, w, a = v.get("output"), v.get("weight"), v.get("accum")
             return (options.fixed(o, f"--config '{key}' output") if o else None,
-                    options.fixed(w, f"--config '{key}' weight") if w else None)
-        raise UsageError(f"--config '{key}': expected \"fixed<W,I>\" or {{\"output\": ..., \"weight\": ...}}")
+                    options.fixed(w, f"--config '{key}' weight") if w else None,
+                    parse_fixed(a, options.rounding, "wrap", f"--config '{key}' accum", 62) if a else None)
+        raise UsageError(f"--config '{key}': expected \"fixed<W,I>\" or "
+                         f"{{\"output\": ..., \"weight\": ..., \"accum\": ...}}")
 
     def act_format(t: str) -> Fixed:
         if default is not None:
@@ -140,16 +143,16 @@ def assign(graph: Graph, options: FixedOptions, ranges: dict | None = None) -> F
 
     act: dict[str, Fixed] = {}
     for i, name in enumerate(graph.inputs):
-        o, _ = parse_override(name) if name in overrides else parse_override("input") if i == 0 else (None, None)
+        o, _, _ = parse_override(name) if name in overrides else parse_override("input") if i == 0 else (None,) * 3
         act[name] = o or act_format(name)
 
     layers: list[Layer] = []
     for node in graph.nodes:
         fx = get_fx(node)
-        out_o, w_o = parse_override(node.name)
+        out_o, w_o, acc_o = parse_override(node.name)
         in_fmts = [act[i] for i in node.inputs if i and not graph.tensors[i].is_const]
         if fx.passthrough:
-            if out_o is not None or w_o is not None:
+            if out_o is not None or w_o is not None or acc_o is not None:
                 raise UsageError(f"--config '{node.name}': a {node.op} keeps its input's format; "
                                  f"set the format on the layer that produces its input")
             out_fmt = in_fmts[0]
@@ -165,7 +168,10 @@ def assign(graph: Graph, options: FixedOptions, ranges: dict | None = None) -> F
                 w = np.asarray(graph.tensors[node.inputs[1]].data, np.float64)
                 w_fmt = Fixed(auto_w, int_bits_for(float(np.max(np.abs(w))) if w.size else 0.0, auto_w), True,
                               options.rounding, options.overflow)
-        L = fx.lower(node, graph, in_fmts, out_fmt, w_fmt)
+        if acc_o is not None and not fx.has_weights:
+            raise UsageError(f"--config '{node.name}': only Conv/Gemm/MatMul layers have an accumulator to set")
+        L = fx.lower(node, graph, in_fmts, out_fmt, w_fmt, accum=acc_o) if fx.has_weights else \
+            fx.lower(node, graph, in_fmts, out_fmt, w_fmt)
         L.node_out_shape = tuple(graph.tensors[node.outputs[0]].shape)
         act[node.outputs[0]] = out_fmt
         layers.append(L)

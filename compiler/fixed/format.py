@@ -92,15 +92,16 @@ class Fixed:
 _FMT = re.compile(r"^\s*(u?fixed)\s*<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,\s*(\w+)\s*)?(?:,\s*(\w+)\s*)?>\s*$", re.I)
 
 
-def parse_fixed(text: str, rounding: str = "rnd", overflow: str = "sat", what: str = "format") -> Fixed:
+def parse_fixed(text: str, rounding: str = "rnd", overflow: str = "sat", what: str = "format",
+                max_width: int = MAX_WIDTH) -> Fixed:
     """`fixed<16,6>`, `ufixed<8,3>`, `fixed<12,4,AP_TRN,AP_WRAP>` (modes: AP names or trn/rnd/rnd_conv/wrap/sat)."""
     m = _FMT.match(str(text))
     if not m:
         raise UsageError(f"{what} '{text}': expected fixed<W,I> (e.g. fixed<16,6>), optionally "
                          f"fixed<W,I,AP_RND|AP_TRN|AP_RND_CONV,AP_SAT|AP_WRAP>")
     kind, w, i, q, o = m.groups()
-    if not 1 <= int(w) <= MAX_WIDTH:
-        raise UsageError(f"{what} '{text}': width {w} is out of range (1..{MAX_WIDTH})")
+    if not 1 <= int(w) <= max_width:
+        raise UsageError(f"{what} '{text}': width {w} is out of range (1..{max_width})")
     for mode in (q, o):
         if mode is not None and mode.lower() not in _ALIASES:
             raise UsageError(f"{what} '{text}': unknown mode '{mode}' (rounding: {', '.join(ROUNDING.values())}; "

@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UnsupportedError
+from ..errors import UnsupportedError, UsageError
 from ..ir import Graph, Node
 from ..ops.registry import get_op
-from .format import Fixed, convert, out_of_range, quantize, shift_round
+from .format import Fixed, convert, out_of_range, quantize, shift_round, wrap
 
 ALPHA_FRAC = 16  # fractional bits of LeakyRelu slopes
 RECIP_EXTRA = 16  # significant bits of average-pool reciprocals beyond log2(n)
@@ -45,10 +45,16 @@ class Acc:
 
     W: int
     F: int
+    # a user-narrowed accumulator (config "accum"): each product is brought from F_x + F_w to F
+    # fractional bits (`term_shift` > 0: rounded with `rounding`; < 0: shifted left, exact), and the
+    # sum wraps modulo 2^W (AP_WRAP; modular addition does not depend on the summation order)
+    narrowed: bool = False
+    term_shift: int = 0
+    rounding: str = "trn"
 
     @property
     def ctype(self) -> str:
-        return "int32_t" if self.W <= 32 else "int64_t"
+        return "int32_t" if self.W <= 32 and not self.narrowed else "int64_t"
 
 
 @dataclass
@@ -153,7 +159,12 @@ def apply_activation(a: dict, v: np.ndarray) -> np.ndarray:
     raise KeyError(op)
 
 
-def acc_for(in_fmt: Fixed, w_fmt: Fixed, terms: int, bias_q_max_abs_bits: int) -> Acc:
+def acc_for(in_fmt: Fixed, w_fmt: Fixed, terms: int, bias_q_max_abs_bits: int, accum: Fixed | None = None) -> Acc:
+    if accum is not None:
+        if accum.overflow != "wrap" or not accum.signed:
+            raise UsageError(f"accumulator {accum}: a narrowed accumulator must be signed and wrap (AP_WRAP); "
+                             f"saturating partial sums would depend on the summation order")
+        return Acc(accum.W, accum.F, True, in_fmt.F + w_fmt.F - accum.F, accum.rounding)
     F = in_fmt.F + w_fmt.F
     growth = math.ceil(math.log2(terms)) if terms > 1 else 0
     ibits = max(in_fmt.I + w_fmt.I + growth, bias_q_max_abs_bits - F + 1) + 1
@@ -161,6 +172,18 @@ def acc_for(in_fmt: Fixed, w_fmt: Fixed, terms: int, bias_q_max_abs_bits: int) -
     if W > 62:
         raise UnsupportedError(f"accumulator of {W} bits (F={F}) exceeds 64-bit arithmetic; use narrower formats")
     return Acc(W, F)
+
+
+def accumulate(acc: Acc, x: np.ndarray, w: np.ndarray, xw_sum) -> np.ndarray:
+    """Σ x·w over the last axis of both (broadcast), as the accumulator holds it. `xw_sum(x, w)` is the
+    exact sum of products (used unless a narrowed accumulator rounds each product)."""
+    if acc.term_shift > 0:
+        return shift_round(x * w, acc.term_shift, acc.rounding).sum(axis=-1)
+    return shift_round(xw_sum(x, w), acc.term_shift, "trn")  # exact: a left shift (or none)
+
+
+def finish_acc(acc: Acc, v: np.ndarray) -> np.ndarray:
+    return wrap(v, acc.W, True) if acc.narrowed else v
 
 
 def bias_bits(b: np.ndarray, F: int) -> int:
@@ -176,7 +199,7 @@ class ConvFx(FxOp):
     name = "Conv"
     has_weights = True
 
-    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
+    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt, accum=None):
         x = graph.tensors[node.inputs[0]]
         y = graph.tensors[node.outputs[0]]
         w = need_const(node, graph, 1, "weight")
@@ -190,9 +213,9 @@ class ConvFx(FxOp):
         oh, ow = two(y.shape[2:])
         g = a["group"]
         terms = (x.shape[1] // g) * k[0] * k[1]
-        acc = acc_for(in_fmts[0], weight_fmt, terms, bias_bits(b, in_fmts[0].F + weight_fmt.F))
+        acc = acc_for(in_fmts[0], weight_fmt, terms, bias_bits(b, in_fmts[0].F + weight_fmt.F), accum)
         wq = quantize(w, weight_fmt)
-        bq = quantize(b, Fixed(acc.W, acc.W - acc.F, True, "rnd", "sat"))
+        bq = quantize(b, Fixed(acc.W, acc.W - acc.F, True, "rnd", "wrap" if acc.narrowed else "sat"))
         L = Layer(node, self, in_fmts, out_fmt, acc=acc, weight_fmt=weight_fmt, macs=int(np.prod(y.shape)) * terms)
         L.p = {"n": x.shape[0], "c": x.shape[1], "m": w.shape[0], "group": g, "cg": x.shape[1] // g,
                "mg": w.shape[0] // g, "ih": ih, "iw": iw, "oh": oh, "ow": ow, "kh": k[0], "kw": k[1],
@@ -219,7 +242,13 @@ class ConvFx(FxOp):
             for kx in range(p["kw"]):
                 patch = xp[:, :, ky * p["dh"]: ky * p["dh"] + p["sh"] * (p["oh"] - 1) + 1: p["sh"],
                            kx * p["dw"]: kx * p["dw"] + p["sw"] * (p["ow"] - 1) + 1: p["sw"]]
-                if g == 1:
+                if L.acc.term_shift > 0:  # narrowed accumulator: round every product before summing
+                    for oc in range(p["m"]):
+                        gi = oc // mg
+                        for ci in range(cg):
+                            y[:, oc] += shift_round(patch[:, gi * cg + ci] * w[oc, ci, ky, kx], L.acc.term_shift,
+                                                    L.acc.rounding)
+                elif g == 1:
                     y += np.tensordot(w[:, :, ky, kx], patch, axes=([1], [1])).transpose(1, 0, 2, 3)
                 elif cg == 1 and mg == 1:  # depthwise
                     y += patch * w[:, 0, ky, kx].reshape(1, -1, 1, 1)
@@ -228,7 +257,9 @@ class ConvFx(FxOp):
                         y[:, gi * mg:(gi + 1) * mg] += np.tensordot(
                             w[gi * mg:(gi + 1) * mg, :, ky, kx], patch[:, gi * cg:(gi + 1) * cg],
                             axes=([1], [1])).transpose(1, 0, 2, 3)
-        y += L.consts["b"][0].astype(np.int64).reshape(1, -1, 1, 1)
+        if L.acc.term_shift < 0:
+            y = shift_round(y, L.acc.term_shift, "trn")
+        y = finish_acc(L.acc, y + L.consts["b"][0].astype(np.int64).reshape(1, -1, 1, 1))
         y = apply_activation(p["act"], y)
         out, nov = _conv_out(y, L.acc.F, L.out_fmt)
         return out.reshape((S, *L.node_out_shape)), nov
@@ -243,7 +274,7 @@ class _DenseFx(FxOp):
         """(W as [n, k] so that y[i, j] = Σ_p x[i, p] · W[j, p], bias [n] or None), in float."""
         raise NotImplementedError
 
-    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
+    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt, accum=None):
         x = graph.tensors[node.inputs[0]]
         y = graph.tensors[node.outputs[0]]
         w, b = self.weights(node, graph)
@@ -251,19 +282,22 @@ class _DenseFx(FxOp):
         m = int(np.prod(x.shape[:-1], dtype=np.int64))
         if b is None:
             b = np.zeros(nout)
-        acc = acc_for(in_fmts[0], weight_fmt, k, bias_bits(b, in_fmts[0].F + weight_fmt.F))
+        acc = acc_for(in_fmts[0], weight_fmt, k, bias_bits(b, in_fmts[0].F + weight_fmt.F), accum)
         L = Layer(node, self, in_fmts, out_fmt, acc=acc, weight_fmt=weight_fmt, macs=m * nout * k)
         L.p = {"m": m, "n": nout, "k": k, "terms": k,
                "act": lower_activation(node, node.attrs.get("activation"), acc.F, acc.W)}
         L.consts = {"w": (quantize(w, weight_fmt), weight_fmt.ctype),
-                    "b": (quantize(b, Fixed(acc.W, acc.W - acc.F, True, "rnd", "sat")), acc.ctype)}
+                    "b": (quantize(b, Fixed(acc.W, acc.W - acc.F, True, "rnd", "wrap" if acc.narrowed else "sat")),
+                          acc.ctype)}
         return L
 
     def simulate(self, L, ins):
         p = L.p
         S = ins[0].shape[0]
         x = ins[0].reshape(S, p["m"], p["k"])
-        y = np.einsum("smk,nk->smn", x, L.consts["w"][0].astype(np.int64)) + L.consts["b"][0].astype(np.int64)
+        w = L.consts["w"][0].astype(np.int64)
+        y = accumulate(L.acc, x[:, :, None, :], w[None, None], lambda a, b: np.einsum("smk,nk->smn", a[:, :, 0], b[0, 0]))
+        y = finish_acc(L.acc, y + L.consts["b"][0].astype(np.int64))
         y = apply_activation(p["act"], y)
         out, nov = _conv_out(y, L.acc.F, L.out_fmt)
         return out.reshape((S, *L.node_out_shape)), nov
