@@ -196,6 +196,28 @@ def test_op_coverage_bit_exact_and_close_to_onnxruntime(tmp_path):
     assert all(o["sqnr_db"] > 20 for o in rep["outputs"])
 
 
+def test_table_activations(tmp_path):
+    """Sigmoid, Tanh, HardSwish, HardSigmoid as 1024-entry tables over the input format: bit-exact,
+    and within the table's resolution of ONNX Runtime."""
+    nodes = [h.make_node("Sigmoid", ["x"], ["y1"], name="sig"), h.make_node("Tanh", ["x"], ["y2"], name="tanh"),
+             h.make_node("HardSwish", ["x"], ["y3"], name="hswish"),
+             h.make_node("HardSigmoid", ["x"], ["y4"], name="hsig", alpha=0.25, beta=0.4)]
+    onnx.save(make(nodes, [vi("x", [1, 2, 6])], [vi(f"y{i}", [1, 2, 6]) for i in range(1, 5)], opset=14), tmp_path / "t.onnx")
+    for prec in ("fixed<16,6>", "fixed<8,3>"):
+        rep = validate_fpga(str(tmp_path / "t.onnx"), samples=40, precision=prec)
+        assert [o["mismatches"] for o in rep["outputs"]] == [0, 0, 0, 0]
+        # fixed<16,6>: table step 2^6 lsb = 1/16, so |error| <= slope/32 + output lsb
+        assert all(o["sqnr_db"] > 30 and o["max_abs_err"] < 0.045 for o in rep["outputs"])
+    c = (tmp_path / "t.onnx")
+    plan = assign(load_and_optimize(c), FixedOptions())
+    lut = {L.node.name: L for L in plan.layers}["sig"]
+    assert lut.consts["lut"][0].size == 1024 and lut.p["shift"] == 6 and lut.p["offset"] == 512
+    # entry k covers inputs [(k - 512)·2^6, (k - 511)·2^6) lsb; its value is sigmoid at the middle
+    k = 600
+    mid = ((k - 512) * 64 + 31.5) / 1024
+    assert lut.consts["lut"][0][k] == int(np.floor(1 / (1 + np.exp(-mid)) * 1024 + 0.5))
+
+
 # ---- overflow: saturate vs wrap on a layer forced too narrow ---------------------------------------
 
 def _gemm_model(tmp_path: Path) -> Path:

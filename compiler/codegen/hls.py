@@ -85,7 +85,8 @@ class _Ctx:
         dtype = ctype.replace("_t", "")
         sym = self.unique(f"{self.prefix}_{role}{len(self.weights)}_{cfmt.sanitize(L.node.name, 24)}")
         fmt = {"w": f"weights {L.weight_fmt.short() if L.weight_fmt else ''}",
-               "b": f"bias at F={L.acc.F if L.acc else 0}", "recip": "reciprocals of the window sizes"}.get(role, role)
+               "b": f"bias at F={L.acc.F if L.acc else 0}", "recip": "reciprocals of the window sizes",
+               "lut": f"{L.node.op} table, {L.out_fmt.short()}"}.get(role, role)
         self.weights.append({"sym": sym, "ctype": ctype, "size": max(int(data.size), 1),
                              "body": "    " + cfmt.array_body(np.ravel(data).astype(np.int64), dtype),
                              "comment": cfmt.comment(f"{L.node.name}: {fmt}"), "bits": int(data.size) * int(dtype[-2:].lstrip("t"))})
@@ -179,6 +180,11 @@ def _add(L, ctx, reuse):
 def _act(L, ctx, reuse):
     return Emit("act", {"size": L.p["size"], "act": c_activation(L.p["act"], "v", "int64_t"),
                         "store": c_convert("v", L.out_fmt.F, L.out_fmt)})
+
+
+@emits("Sigmoid", "Tanh", "HardSigmoid", "HardSwish")
+def _lut(L, ctx, reuse):
+    return Emit("lut", {"size": L.p["size"], "lut": ctx.const(L, "lut"), "shift": L.p["shift"], "offset": L.p["offset"]})
 
 
 @emits("Concat")

@@ -21,6 +21,7 @@ Arithmetic, per layer kind (every value is an integer with a known number of fra
                         below 2^-17, the final rounding is the output format's.
   MaxPool, GlobalMaxPool, Reshape, Transpose, Relu, Clip, LeakyRelu (unfused), Pad (constant):
                         the output keeps the input's format.
+  Sigmoid, Tanh, HardSigmoid, HardSwish (unfused): a lookup table over the input format (_LutFx).
 """
 from __future__ import annotations
 
@@ -478,6 +479,56 @@ class LeakyReluFx(_ElementwiseActFx):
     name = "LeakyRelu"
 
 
+LUT_BITS = 10  # lookup tables index the input's top 10 bits (1024 entries) or all of a narrower input
+
+
+class _LutFx(FxOp):
+    """An element-wise non-linearity as a table: index = (x >> s) + 2^(W-1-s), s = max(0, W - LUT_BITS),
+    over the whole input format; each entry is the float op's value at the middle of its input
+    interval (exact input when s = 0), quantized to the output format (its rounding and overflow)."""
+
+    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
+        f = in_fmts[0]
+        if not f.signed:
+            raise UnsupportedError(f"node '{node.name}' ({node.op}): table activations need a signed input format")
+        s = max(0, f.W - LUT_BITS)
+        n = 1 << (f.W - s)
+        lo_q = np.arange(n, dtype=np.int64) - (n >> 1)  # table index k covers x in [lo_q << s, (lo_q + 1) << s)
+        mid = (lo_q * (1 << s) + ((1 << s) - 1) / 2.0) * 2.0 ** -f.F
+        real = get_op(node.op).reference(node, [mid.astype(np.float64)])[0]
+        L = Layer(node, self, in_fmts, out_fmt)
+        L.p = {"size": graph.tensors[node.inputs[0]].size, "shift": s, "offset": n >> 1}
+        L.consts = {"lut": (quantize(real, out_fmt), out_fmt.ctype)}
+        return L
+
+    def simulate(self, L, ins):
+        idx = (ins[0] >> L.p["shift"]) + L.p["offset"]
+        return L.consts["lut"][0].astype(np.int64)[idx], 0
+
+    def cost(self, L, reuse):
+        return {"multipliers": 0, "cycles": L.p["size"]}
+
+
+@fx_op
+class SigmoidFx(_LutFx):
+    name = "Sigmoid"
+
+
+@fx_op
+class TanhFx(_LutFx):
+    name = "Tanh"
+
+
+@fx_op
+class HardSigmoidFx(_LutFx):
+    name = "HardSigmoid"
+
+
+@fx_op
+class HardSwishFx(_LutFx):
+    name = "HardSwish"
+
+
 # ---- pooling -------------------------------------------------------------------------------------
 
 def _pool_geom(node, graph):
@@ -517,8 +568,12 @@ class MaxPoolFx(_PassFx):
         return y.reshape((S, *L.node_out_shape)), 0
 
 
-def _recip(counts: np.ndarray) -> tuple[np.ndarray, int]:
-    R = RECIP_EXTRA + int(math.ceil(math.log2(max(int(counts.max()), 1))))
+def _recip(counts: np.ndarray, node: Node, in_fmt: Fixed) -> tuple[np.ndarray, int]:
+    growth = int(math.ceil(math.log2(max(int(counts.max()), 1))))
+    R = RECIP_EXTRA + growth
+    if in_fmt.W + 2 * growth + RECIP_EXTRA + 1 > 63:
+        raise UnsupportedError(f"node '{node.name}' ({node.op}): a window of {int(counts.max())} values in "
+                               f"{in_fmt.short()} exceeds 64-bit arithmetic; use a narrower input format")
     return np.floor(2.0 ** R / counts + 0.5).astype(np.int64), R
 
 
@@ -530,7 +585,7 @@ class AveragePoolFx(FxOp):
         x = graph.tensors[node.inputs[0]]
         p = _pool_geom(node, graph)
         counts = get_op(node.op).divisors(node, x.shape).astype(np.int64)
-        recip, R = _recip(counts)
+        recip, R = _recip(counts, node, in_fmts[0])
         L = Layer(node, self, in_fmts, out_fmt, macs=int(np.prod(graph.tensors[node.outputs[0]].shape)) * p["kh"] * p["kw"])
         L.p = {**p, "R": R, "frac": in_fmts[0].F + R}
         L.consts = {"recip": (recip.ravel(), "int32_t")}
@@ -560,7 +615,7 @@ class GlobalAveragePoolFx(FxOp):
     def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
         x = graph.tensors[node.inputs[0]]
         inner = int(np.prod(x.shape[2:], dtype=np.int64))
-        recip, R = _recip(np.array([inner]))
+        recip, R = _recip(np.array([inner]), node, in_fmts[0])
         L = Layer(node, self, in_fmts, out_fmt, macs=x.size)
         L.p = {"planes": x.shape[0] * x.shape[1], "inner": inner, "R": R, "frac": in_fmts[0].F + R,
                "recip": int(recip[0])}
