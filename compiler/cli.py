@@ -43,10 +43,10 @@ def cmd_compile(args) -> int:
     log: list[str] = []
     graph = load_and_optimize(args.model, _shapes(args), log=log)
     qres = None
-    if args.quantize:
-        from .quantize.pipeline import quantize_model
+    from .quantize.pipeline import has_imported_qparams, quantize_model
 
-        qres = quantize_model(graph, args.quantize, args.calib, args.calib_method)
+    if args.quantize or has_imported_qparams(graph):  # a QDQ model keeps its int8 scales without --quantize
+        qres = quantize_model(graph, args.quantize or "int8", args.calib, args.calib_method)
         graph = qres.graph
         for w in qres.calibration.warnings:
             print(f"warning: {w}", file=sys.stderr)

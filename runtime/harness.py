@@ -53,9 +53,10 @@ def validate(model_path: str, target_name: str = "c", data: str | None = None, i
                              build_dir=build_dir, calib=calib, calib_method=calib_method)
     graph = load_and_optimize(model_path, input_shapes)
     qres = None
-    if quantize:  # from here on `graph` is the int8 graph and `reference` its integer oracle
-        from convc.compiler.quantize.pipeline import quantize_model
+    from convc.compiler.quantize.pipeline import has_imported_qparams, quantize_model
 
+    if quantize or has_imported_qparams(graph):  # a QDQ model keeps its int8 scales without --quantize
+        quantize = quantize or "int8"  # from here on `graph` is the int8 graph, `reference` its integer oracle
         qres = quantize_model(graph, quantize, calib, calib_method)
         graph = qres.graph
     if data:
@@ -160,8 +161,9 @@ def format_report(rep: dict) -> str:
         lines.append(f"  quantize {rep['quantize']}: calibration {cal['method']} on {cal['samples']} samples; "
                      f"{rep['int8_layers']} int8 layers; float layers: {', '.join(rep['float_layers']) or 'none'}")
         lines.extend(f"  warning: {w}" for w in cal["warnings"])
-        lines.append("  per-layer SQNR int8 vs float (dB): " + ", ".join(
-            f"{x['layer']} {x['sqnr_db']:.1f}" for x in rep["layers"]))
+        if "layers" in rep:
+            lines.append("  per-layer SQNR int8 vs float (dB): " + ", ".join(
+                f"{x['layer']} {x['sqnr_db']:.1f}" for x in rep["layers"]))
     if "accuracy" in rep:
         a = rep["accuracy"]
         lines.append("  accuracy: " + ", ".join(f"{k} {100 * v:.2f}%" for k, v in a.items()))

@@ -6,6 +6,7 @@ from typing import Callable
 
 from ..errors import ConvcError
 from ..ir import Graph, VerifyError
+from ..quantize.qdq import fold_qdq
 from .canonicalize import canonicalize
 from .dead_code import eliminate_dead
 from .fold_batchnorm import fold_batchnorm
@@ -21,7 +22,7 @@ class PassError(ConvcError):
 
 
 DEFAULT_PIPELINE: list[Pass] = [
-    canonicalize, fold_constants, fold_batchnorm, fold_pad, fuse_activation, eliminate_dead,
+    canonicalize, fold_qdq, fold_constants, fold_batchnorm, fold_pad, fuse_activation, eliminate_dead,
 ]
 
 

@@ -10,6 +10,7 @@ from .. import reference
 from ..errors import UsageError
 from ..ir import Graph
 from .calibrate import METHODS, load_calibration
+from .qdq import has_imported_qparams
 from .rewrite import QuantizeResult, quantize_graph
 
 SCHEMES = ("int8",)
@@ -20,6 +21,8 @@ def quantize_model(graph: Graph, scheme: str, calib: str | None, method: str = "
         raise UsageError(f"--quantize {scheme}: supported schemes are {', '.join(SCHEMES)}")
     if method not in METHODS:
         raise UsageError(f"--calib-method {method}: choose from {', '.join(METHODS)}")
+    if not calib and has_imported_qparams(graph):  # a QDQ model: its own scales, nothing to calibrate
+        return quantize_graph(graph, None)
     if not calib:
         raise UsageError("--quantize int8 needs --calib FILE.npz (or a folder of <input>.npy): "
                          "representative inputs to calibrate activation ranges")
@@ -56,6 +59,8 @@ def layer_sqnr(res: QuantizeResult, feeds: list[dict[str, np.ndarray]]) -> list[
 def int8_report(res: QuantizeResult, feeds: list[dict[str, np.ndarray]], max_samples: int = 32) -> dict:
     """The keys `validate` adds for an int8 build."""
     cal = res.calibration
-    return {"calibration": {"method": cal.method, "samples": cal.samples, "warnings": list(cal.warnings)},
-            "int8_layers": res.int8_layers, "float_layers": list(res.float_layers),
-            "layers": layer_sqnr(res, feeds[:max_samples])}
+    rep = {"calibration": {"method": cal.method, "samples": cal.samples, "warnings": list(cal.warnings)},
+           "int8_layers": res.int8_layers, "float_layers": list(res.float_layers)}
+    if cal.method != "imported":  # a QDQ model has no float counterpart of its int8 activations to compare
+        rep["layers"] = layer_sqnr(res, feeds[:max_samples])
+    return rep

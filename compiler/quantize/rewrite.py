@@ -56,14 +56,29 @@ def quantize_value(v: float, scale: float, zp: int) -> int:
     return int(np.clip(round_half_away(np.float64(v) / scale) + zp, -128, 127))
 
 
-def quantize_weights(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-output-channel (axis 0) symmetric int8 in [−127, 127] → (int8 weights, float64 scales)."""
+def quantize_weights(w: np.ndarray, scales: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-output-channel (axis 0) symmetric int8 in [−127, 127] → (int8 weights, float64 scales).
+    `scales`: given ones (a QDQ model's), else max|w| / 127 per channel."""
     flat = np.asarray(w, np.float64).reshape(w.shape[0], -1)
-    amax = np.abs(flat).max(axis=1)
-    scales = np.where(amax > 0, amax / 127.0, 1.0)
-    scales = scales.astype(np.float32).astype(np.float64)
+    if scales is None:
+        amax = np.abs(flat).max(axis=1)
+        scales = np.where(amax > 0, amax / 127.0, 1.0)
+    scales = np.asarray(scales).astype(np.float32).astype(np.float64)
     q = np.clip(round_half_away(flat / scales[:, None]), -127, 127).astype(np.int8)
     return q.reshape(w.shape), scales
+
+
+def imported_weight_scales(quant: QuantParams | None, channels: int, channel_axis: int) -> np.ndarray | None:
+    """A QDQ model's weight scales per output channel, when they are symmetric (zero point 0) and
+    per-tensor or along the output-channel axis; None otherwise (convc derives its own)."""
+    if quant is None or np.any(np.asarray(quant.zero_point) != 0):
+        return None
+    sc = np.ravel(np.asarray(quant.scale, np.float32))
+    if sc.size == 1:
+        return np.full(channels, sc[0], np.float32)
+    if quant.axis == channel_axis and sc.size == channels:
+        return sc
+    return None
 
 
 def clamp_range(spec: dict | None, scale: float, zp: int) -> tuple[int, int]:
@@ -124,8 +139,16 @@ class _Rewriter:
         self.skip: set[str] = set()
 
     # ---- tensors ------------------------------------------------------
+    def known(self, name: str) -> bool:
+        """Whether int8 parameters exist for this tensor (imported, calibrated, or a constant)."""
+        t = self.g.tensors[name]
+        return t.is_const or name in self.i8 or (t.quant is not None and t.quant.axis is None) or \
+            name in self.calib.ranges
+
     def range_qparams(self, name: str) -> tuple[float, int]:
         t = self.g.tensors[name]
+        if t.quant is not None and t.quant.axis is None and np.size(t.quant.scale) == 1:  # imported (QDQ model)
+            return float(np.float32(np.ravel(t.quant.scale)[0])), int(np.ravel(t.quant.zero_point)[0])
         if t.is_const:
             return act_qparams(float(np.min(t.data)), float(np.max(t.data)))
         if name not in self.calib.ranges:
@@ -218,8 +241,12 @@ class _Rewriter:
 
     def quantizable(self, n: Node) -> bool:
         ins = [i for i in n.inputs if i]
-        return bool(ins) and self.is_float_act(ins[0]) and all(
-            self.g.tensors[o].dtype == "float32" for o in n.outputs if o)
+        if not (ins and self.is_float_act(ins[0]) and all(self.g.tensors[o].dtype == "float32" for o in n.outputs if o)):
+            return False
+        if not all(self.known(i) for i in ins):
+            return False
+        derived = n.op in PASS_THROUGH + ("AveragePool", "GlobalAveragePool") or n.op in FIXED_OUTPUT
+        return derived or all(self.known(o) for o in n.outputs if o)
 
     def keep_float(self, n: Node) -> None:
         ins = [self.get_f(i) for i in n.inputs]
@@ -242,7 +269,7 @@ class _Rewriter:
             return out, None
         r = readers[0]
         spec = {"op": r.op, **r.attrs} if r.op in CLAMP_ACTS else None
-        if spec is None or len(r.inputs) > 1 or not _is_clamp(spec):
+        if spec is None or len(r.inputs) > 1 or not _is_clamp(spec) or not self.known(r.outputs[0]):
             return out, None
         self.skip.add(r.name)
         return r.outputs[0], spec
@@ -256,7 +283,8 @@ class _Rewriter:
         wd = self.g.tensors[w].data
         bd = self.g.tensors[b].data if b else np.zeros(wd.shape[0])
         return self._dense("QConv", n, x, wd, bd, spec, {k: n.attrs[k] for k in ("kernel_shape", "strides", "dilations",
-                                                                                   "pads", "group")})
+                                                                                   "pads", "group")},
+                           imported_weight_scales(self.g.tensors[w].quant, wd.shape[0], 0))
 
     def _gemm(self, n: Node) -> bool:
         a = n.attrs
@@ -276,14 +304,16 @@ class _Rewriter:
             bd = np.broadcast_to(cd.reshape(-1), (nout,)) * a["beta"]
         else:
             bd = np.zeros(nout)
-        return self._dense("QGemm", n, x, wd, bd, a.get("activation"), {})
+        wscales = imported_weight_scales(self.g.tensors[w].quant, nout, 0 if a["transB"] else 1) \
+            if a["alpha"] == 1.0 else None
+        return self._dense("QGemm", n, x, wd, bd, a.get("activation"), {}, wscales)
 
-    def _dense(self, op: str, n: Node, x: str, wd, bd, spec, attrs) -> bool:
+    def _dense(self, op: str, n: Node, x: str, wd, bd, spec, attrs, wscales=None) -> bool:
         y = n.outputs[0]
         xq = self.get_q(x)
         s_in, zp_in = self.qp[xq]
         s_out, zp_out = self.range_qparams(y)
-        wq, sw = quantize_weights(np.asarray(wd))
+        wq, sw = quantize_weights(np.asarray(wd), wscales)
         bias_scale = s_in * sw
         bq = np.clip(round_half_away(np.asarray(bd, np.float64) / bias_scale), -(2 ** 31), 2 ** 31 - 1).astype(np.int32)
         mult, shift = quantize_multipliers(bias_scale / s_out)
@@ -323,24 +353,31 @@ class _Rewriter:
         return self._binary(n, "QMul")
 
     def _averagepool(self, n: Node) -> bool:
+        return self._avg(n, dict(n.attrs))
+
+    def _avg(self, n: Node, attrs: dict) -> bool:
+        """Same parameters in and out (TFLM AVERAGE_POOL_2D), unless a QDQ model gave the output
+        its own: then the mean is requantized to them in one step (as TFLM's MEAN)."""
         xq = self.get_q(n.inputs[0])
         s, zp = self.qp[xq]
-        yq = self.new_int8(n.outputs[0], s, zp)
-        self.emit("QAvgPool", [xq], [yq], {**n.attrs, "zp": zp}, n.name)
+        attrs["zp"] = zp
+        y = n.outputs[0]
+        if self.g.tensors[y].quant is not None and self.range_qparams(y) != (s, zp):
+            s_out, zp_out = self.range_qparams(y)
+            m, sh = get_op_requant(attrs, self.g.tensors[n.inputs[0]].shape, s, s_out)
+            attrs.update({"out_zp": zp_out, "multiplier": m, "shift": sh})
+            s, zp = s_out, zp_out
+        yq = self.new_int8(y, s, zp)
+        self.emit("QAvgPool", [xq], [yq], attrs, n.name)
         return True
 
     def _globalaveragepool(self, n: Node) -> bool:
         x = self.g.tensors[n.inputs[0]]
         if len(x.shape) not in (3, 4):
             return False
-        xq = self.get_q(n.inputs[0])
-        s, zp = self.qp[xq]
         r = len(x.shape) - 2
-        attrs = {"kernel_shape": list(x.shape[2:]), "strides": [1] * r, "dilations": [1] * r, "pads": [0] * (2 * r),
-                 "ceil_mode": 0, "count_include_pad": 0, "zp": zp}
-        yq = self.new_int8(n.outputs[0], s, zp)
-        self.emit("QAvgPool", [xq], [yq], attrs, n.name)
-        return True
+        return self._avg(n, {"kernel_shape": list(x.shape[2:]), "strides": [1] * r, "dilations": [1] * r,
+                             "pads": [0] * (2 * r), "ceil_mode": 0, "count_include_pad": 0})
 
     def _pass_through(self, n: Node) -> bool:
         x = n.inputs[0]
@@ -400,10 +437,17 @@ class _Rewriter:
     _relu = _clip = _leakyrelu = _hardswish = _hardsigmoid = _sigmoid = _tanh = _lut
 
 
-def quantize_graph(graph: Graph, calib_arrays: dict[str, np.ndarray], method: str = "minmax") -> QuantizeResult:
-    """Calibrate `graph` on the samples and rewrite it to int8."""
+def get_op_requant(attrs: dict, x_shape, s_in: float, s_out: float):
+    from ..ops.registry import get_op
+
+    return get_op("QAvgPool").requant_tables(Node("pool", "QAvgPool", [], [], attrs), x_shape, s_in, s_out)
+
+
+def quantize_graph(graph: Graph, calib_arrays: dict[str, np.ndarray] | None, method: str = "minmax") -> QuantizeResult:
+    """Calibrate `graph` on the samples and rewrite it to int8. Without samples, only the parameters
+    a QDQ model brought are used (tensors without them stay float)."""
     g = unfuse_activations(graph)
-    calib = calibrate(g, calib_arrays, method)
+    calib = calibrate(g, calib_arrays, method) if calib_arrays is not None else Calibration("imported", 0, {})
     rw = _Rewriter(g, calib)
     q = rw.run()
     return QuantizeResult(q, calib, rw.float_layers, rw.int8_layers, rw.tensor_map, g)

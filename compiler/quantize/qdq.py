@@ -1,0 +1,57 @@
+"""QDQ models (quantized by another tool, e.g. onnxruntime.quantization.quantize_static):
+fold each QuantizeLinear → DequantizeLinear pair on an activation into a quantization annotation
+(`Tensor.quant`) on the float tensor, so the graph is a float graph whose int8 parameters are
+known; the int8 rewrite then uses those scales instead of calibrating. Constant weights were
+already dequantized at import and carry their per-channel parameters the same way."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Graph, QuantParams
+
+
+def fold_qdq(graph: Graph) -> bool:
+    changed = False
+    while True:
+        producers, consumers = graph.producers(), graph.consumers()
+        for dq in graph.nodes:
+            if dq.op != "DequantizeLinear" or "axis" in dq.attrs:
+                continue
+            q = producers.get(dq.inputs[0])
+            qt = dq.inputs[0]
+            if q is None or q.op != "QuantizeLinear" or len(consumers.get(qt, [])) != 1 or qt in graph.outputs:
+                continue
+            if (np.float32(q.attrs["scale"]), q.attrs["zero_point"]) != (np.float32(dq.attrs["scale"]),
+                                                                           dq.attrs["zero_point"]):
+                continue
+            _fold_pair(graph, q, dq, producers, consumers)
+            changed = True
+            break
+        else:
+            return changed
+
+
+def _fold_pair(graph: Graph, q, dq, producers, consumers) -> None:
+    x, y = q.inputs[0], dq.outputs[0]
+    params = QuantParams(np.array([q.attrs["scale"]], np.float32), np.array([q.attrs["zero_point"]], np.int32))
+    graph.nodes = [n for n in graph.nodes if n is not q and n is not dq]
+    del graph.tensors[q.outputs[0]]
+    prod = producers.get(x)
+    others = [n for n in consumers.get(x, []) if n is not q]
+    if y in graph.outputs and prod is not None and x not in graph.outputs and not others:
+        # keep the graph output's name: the producer writes it directly
+        prod.outputs = [y if o == x else o for o in prod.outputs]
+        del graph.tensors[x]
+        keep = y
+    else:
+        for n in graph.nodes:
+            n.inputs = [x if i == y else i for i in n.inputs]
+        graph.outputs = [x if o == y else o for o in graph.outputs]
+        del graph.tensors[y]
+        keep = x
+    graph.tensors[keep].quant = params
+
+
+def has_imported_qparams(graph: Graph) -> bool:
+    """True when the graph came from a QDQ model (activations carry int8 parameters)."""
+    return any(t.quant is not None and not t.is_const for t in graph.tensors.values())
