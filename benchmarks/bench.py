@@ -338,6 +338,50 @@ def _mcu_variants(graph) -> list[tuple[str, object]]:
     return [("float32", graph), ("int8", quantize_graph(graph, calib, "minmax").graph)]
 
 
+def tflm_rows(sources: list[tuple[str, Path]]) -> tuple[list[dict], list[str]]:
+    """Per network: convc's arena next to the arena TFLM's own planner needs for the same float
+    network (benchmarks/tflm_arena.py writes it as a .tflite, TFLM runs it, its outputs are
+    checked against convc's oracle before its number is shown)."""
+    from convc.compiler import reference
+
+    try:
+        import tflm_arena
+    except ImportError as e:  # pragma: no cover - tflite-micro is a dev dependency
+        return [], [f"TFLM arena: not measured ({e})"]
+    rows, notes = [], []
+    for name, path in sources:
+        try:
+            graph = load_and_optimize(path)
+            rng = np.random.default_rng(SEED)
+            feed = {i: rng.standard_normal(graph.tensors[i].shape).astype(graph.tensors[i].dtype) for i in graph.inputs}
+            want = reference.run(graph, feed)
+            t = tflm_arena.tflm_arena(graph, feed, want)
+        except (ConvcError, tflm_arena.NotExportable) as e:
+            notes.append(f"{name}: TFLM arena not measured: {(str(e).splitlines() or [''])[0][:160]}")
+            continue
+        if not t["max_rel_err"] <= 1e-4:
+            notes.append(f"{name}: TFLM's outputs differ from the oracle ({t['max_rel_err']:.3g}): arena not shown")
+            continue
+        from convc.compiler.memory import plan_memory
+
+        plan = plan_memory(graph)
+        io = sum(graph.tensors[i].size * np.dtype(graph.tensors[i].dtype).itemsize for i in graph.inputs + graph.outputs)
+        rows.append({"network": name, "arena_bytes": plan.arena_size, "io_bytes": io,
+                     "tflm_head_bytes": t["head_bytes"], "tflm_tail_bytes": t["tail_bytes"],
+                     "tflm_max_rel_err": t["max_rel_err"], "arena_over_tflm": plan.arena_size / t["head_bytes"],
+                     "arena_io_over_tflm": (plan.arena_size + io) / t["head_bytes"]})
+    return rows, notes
+
+
+def tflm_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
+    head = ["network", "convc arena KiB", "+ input/output KiB", "TFLM arena (head) KiB", "arena/TFLM",
+            "(arena+I/O)/TFLM", "TFLM persistent (tail) KiB"]
+    body = [[r["network"], _kib(r["arena_bytes"]), _kib(r["arena_bytes"] + r["io_bytes"]), _kib(r["tflm_head_bytes"]),
+             _fmt_ratio(r["arena_over_tflm"]), _fmt_ratio(r["arena_io_over_tflm"]), _kib(r["tflm_tail_bytes"] or 0)]
+            for r in rows]
+    return head, body
+
+
 def mcu_bench(sources: list[tuple[str, Path]], cores: list[str], tmp: Path) -> tuple[list[dict], list[str]]:
     """Per network and core: flash, RAM (static + measured stack), instructions per inference
     (QEMU -icount, deterministic), instructions/MAC, and the arena next to sum-of-activations.
@@ -574,6 +618,7 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             ap.error(f"unknown core(s) {', '.join(unknown)}; known: {', '.join(MCU_CORES)}")
         mcu_rows, mcu_notes = mcu_bench(sources, mcu_cores, tmp) if mcu_cores else ([], [])
+        arena_rows, arena_notes = tflm_rows(sources)
     elapsed = time.perf_counter() - t_start
 
     # header
@@ -610,11 +655,20 @@ def main(argv: list[str] | None = None) -> int:
               "flash = code + constants (+ .data image); RAM = .data + .bss (incl. the firmware's input/output buffers) "
               "+ arena + measured peak stack; instructions per inference from QEMU -icount shift=0 + SysTick "
               "(deterministic); int8 rows: convc's int8 rewrite calibrated on 16 seeded standard-normal samples, outputs "
-              "bit-exact vs the integer oracle; TFLM arena not measured here (sum-of-activations is the baseline).")
+              "bit-exact vs the integer oracle; TFLM's arena for the same networks: the table after this one.")
         head, body = mcu_table(mcu_rows)
         print(format_markdown(head, body) if args.markdown else format_text(head, body))
         for n in mcu_notes:
             print(f"note: {n}")
+    print()
+    print("arena vs TFLM: the same float network written as a .tflite (NHWC; PAD ops where ONNX pads are not "
+          "TF 'SAME') and run by TFLM's interpreter (tflite-micro); its outputs match convc's oracle (max rel err "
+          "<= 1e-4) before its arena is shown. TFLM's head (its planner's peak) holds the graph input and output; "
+          "convc's arena does not (they are the caller's buffers), hence both convc columns.")
+    head, body = tflm_table(arena_rows)
+    print(format_markdown(head, body) if args.markdown else format_text(head, body))
+    for n in arena_notes:
+        print(f"note: {n}")
     print(f"({elapsed:.0f} s)")
 
     if args.json:
@@ -622,6 +676,7 @@ def main(argv: list[str] | None = None) -> int:
                                                "warmup": _warmup_count(args.repeat),
                                                "ort_call_floor_us": ort_floor, "rows": rows, "notes": notes,
                                                "mcu_rows": mcu_rows, "mcu_notes": mcu_notes,
+                                               "arena_vs_tflm": arena_rows, "arena_vs_tflm_notes": arena_notes,
                                                "elapsed_s": elapsed}, indent=2, default=float) + "\n")
     return 1 if failed or any("differ" in n for n in mcu_notes) else 0
 

@@ -18,7 +18,8 @@ def test_bench_runs_on_one_tiny_network(tmp_path):
     assert "machine:" in text and "onnxruntime" in text and "date:" in text
 
     # the Markdown row: network, MACs, ORT µs, convc-C µs, C/ORT, arena, sum, arena/sum, weights
-    rows = [ln for ln in text.splitlines() if ln.startswith("| lenet |") and "| cortex-m" not in ln]
+    # (the microcontroller and TFLM tables below have other column counts)
+    rows = [ln for ln in text.splitlines() if ln.startswith("| lenet |") and ln.count("|") == 10]
     assert len(rows) == 1, text
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
     assert len(cells) == 9, cells
@@ -47,3 +48,9 @@ def test_bench_runs_on_one_tiny_network(tmp_path):
             assert r["flash_bytes"] < mem["weights_bytes"] and r["arena_bytes"] < mem["arena_bytes"]
             assert r["max_rel_err_vs_oracle"] == 0
     assert len([ln for ln in text.splitlines() if ln.startswith("| lenet | float32 | cortex-m")]) == 5
+
+    # convc's arena next to the arena TFLM's own interpreter needs for the same network (tflite-micro)
+    (t,) = data["arena_vs_tflm"]
+    assert t["network"] == "lenet" and t["tflm_max_rel_err"] <= 1e-4  # TFLM ran the same network
+    assert t["arena_bytes"] == mem["arena_bytes"] and 0 < t["arena_bytes"] <= t["tflm_head_bytes"]
+    assert t["io_bytes"] == 4 * (28 * 28 + 10)
