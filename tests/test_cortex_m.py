@@ -222,3 +222,17 @@ def test_int8_networks_bit_exact_in_qemu(core, net, models, calib, capsys):
     assert rep["instructions"] > rep["macs"] > 0
     if net == "digits":
         assert rep["accuracy"]["target"] == rep["accuracy"]["reference"] >= 0.9
+
+
+def test_several_inputs_and_outputs_in_one_boot(tmp_path, capsys):
+    """Samples are laid out input after input, outputs likewise; 5 samples, one QEMU run."""
+    vi = lambda n: helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 3, 4, 4])  # noqa: E731
+    g = helper.make_graph([helper.make_node("Add", ["a", "b"], ["s"], name="add"),
+                           helper.make_node("Mul", ["a", "b"], ["m"], name="mul"),
+                           helper.make_node("Relu", ["m"], ["r"], name="relu")], "two",
+                          [vi("a"), vi("b")], [vi("s"), vi("r")])
+    model = tmp_path / "two.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), model)
+    rc, rep = _validate(capsys, model, "--target", "cortex-m3", "--samples", "5")
+    assert rc == 0 and rep["passed"] and rep["samples"] == 5 and [o["name"] for o in rep["outputs"]] == ["s", "r"]
+    assert all(o["max_abs_err"] == 0 for o in rep["outputs"])  # add/mul/relu: exact in any float arithmetic
