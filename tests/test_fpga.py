@@ -64,6 +64,9 @@ def test_rounding_and_overflow_modes_by_hand():
     assert fx.quantize(np.array([0.03125, -0.03125, 0.09375]), fx.Fixed(8, 4)).tolist() == [1, 0, 2]  # x·16 = .5, -.5, 1.5
     assert fx.quantize(np.array([0.03125, -0.03125, 0.09375]), fx.Fixed(8, 4, rounding="rnd_conv")).tolist() == [0, 0, 2]
     assert fx.quantize(np.array([0.03125, -0.03125]), fx.Fixed(8, 4, rounding="trn")).tolist() == [0, -1]
+    assert fx.div_round(np.array([5, 7, 6, 9, 10]), 4, "trn").tolist() == [1, 1, 1, 2, 2]
+    assert fx.div_round(np.array([5, 7, 6, 9, 10]), 4, "rnd").tolist() == [1, 2, 2, 2, 3]  # 1.5 → 2, 2.5 → 3
+    assert fx.div_round(np.array([5, 7, 6, 9, 10]), 4, "rnd_conv").tolist() == [1, 2, 2, 2, 2]  # 2.5 → 2
     assert fx.int_bits_for(3.5, 16) == 3 and fx.int_bits_for(4.0, 16) == 4 and fx.int_bits_for(0.3, 8) == 0
 
 
@@ -84,9 +87,12 @@ int main(void) {
     long long v; int s, w;
     while (scanf("%lld %d %d", &v, &s, &w) == 3) {
         int64_t lo = -((int64_t)1 << (w - 1)), hi = ((int64_t)1 << (w - 1)) - 1;
-        printf("%" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 "\n",
+        int64_t n = v < 0 ? -v : v, d = 2 * s;  /* even divisors: many exact ties */
+        printf("%" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64
+               " %" PRId64 " %" PRId64 " %" PRId64 "\n",
                convc_fx_shr_trn(v, s), convc_fx_shr_rnd(v, s), convc_fx_shr_rnd_conv(v, s),
-               convc_fx_sat(v, lo, hi), convc_fx_wrap_s(v, w), convc_fx_wrap_u(v, w), convc_fx_shl(v % 1000, s));
+               convc_fx_sat(v, lo, hi), convc_fx_wrap_s(v, w), convc_fx_wrap_u(v, w), convc_fx_shl(v % 1000, s),
+               convc_fx_div_trn(n, d), convc_fx_div_rnd(n, d), convc_fx_div_rnd_conv(n, d));
     }
     return 0;
 }
@@ -104,6 +110,8 @@ int main(void) {
         np.array([fx.wrap(a, c, True) for a, c in zip(v, w)]),
         np.array([fx.wrap(a, c, False) for a, c in zip(v, w)]),
         np.array([fx.shift_round(int(np.fmod(a, 1000)), -b, "trn") for a, b in zip(v, s)]),
+        fx.div_round(np.abs(v), 2 * s, "trn"), fx.div_round(np.abs(v), 2 * s, "rnd"),
+        fx.div_round(np.abs(v), 2 * s, "rnd_conv"),
     ], axis=1)
     assert got.shape == want.shape
     assert np.array_equal(got, want)
@@ -216,6 +224,29 @@ def test_table_activations(tmp_path):
     k = 600
     mid = ((k - 512) * 64 + 31.5) / 1024
     assert lut.consts["lut"][0][k] == int(np.floor(1 / (1 + np.exp(-mid)) * 1024 + 0.5))
+
+
+def test_softmax(tmp_path):
+    """Softmax (last axis after a Gemm, and axis 1 of a 3-D tensor) from an exp table and one rounded
+    division: bit-exact with the simulator and close to ONNX Runtime; rows sum to ~1."""
+    rng = np.random.default_rng(0)
+    nodes = [h.make_node("Gemm", ["x", "w", "b"], ["z"], name="fc", transB=1),
+             h.make_node("Softmax", ["z"], ["y"], name="softmax", axis=-1),
+             h.make_node("Softmax", ["x3"], ["y3"], name="softmax_c", axis=1)]
+    m = make(nodes, [vi("x", [1, 16]), vi("x3", [1, 5, 3])], [vi("y", [1, 10]), vi("y3", [1, 5, 3])],
+             [const("w", (rng.standard_normal((10, 16)) * 0.7).astype(np.float32)),
+              const("b", (rng.standard_normal(10) * 0.3).astype(np.float32))])
+    onnx.save(m, tmp_path / "sm.onnx")
+    for prec, rnd in (("fixed<16,6>", "rnd"), ("fixed<10,2>", "rnd_conv"), ("fixed<12,4>", "trn")):
+        rep = validate_fpga(str(tmp_path / "sm.onnx"), samples=30, precision=prec, rounding=rnd)
+        assert [o["mismatches"] for o in rep["outputs"]] == [0, 0]
+    rep = validate_fpga(str(tmp_path / "sm.onnx"), samples=30)
+    assert all(o["sqnr_db"] > 40 and o["max_abs_err"] < 0.01 for o in rep["outputs"])
+    plan = assign(load_and_optimize(tmp_path / "sm.onnx"), FixedOptions())
+    xs = {"x": fx.quantize(rng.standard_normal((5, 1, 16)), plan.act["x"]),
+          "x3": fx.quantize(rng.standard_normal((5, 1, 5, 3)), plan.act["x3"])}
+    y = fx.to_real(run_int(plan, xs).ints["y"], plan.act["y"])
+    assert np.allclose(y.sum(axis=-1), 1.0, atol=0.005)
 
 
 # ---- overflow: saturate vs wrap on a layer forced too narrow ---------------------------------------
@@ -345,10 +376,12 @@ def test_resource_model():
 
 
 def test_unsupported_op_is_one_clear_error(tmp_path):
-    m = make([h.make_node("Softmax", ["x"], ["y"], name="sm", axis=1)], [vi("x", [1, 4])], [vi("y", [1, 4])])
-    onnx.save(m, tmp_path / "sm.onnx")
-    with pytest.raises(UnsupportedError, match=r"node 'sm' \(Softmax\).*no fixed-point implementation"):
-        assign(load_and_optimize(tmp_path / "sm.onnx"), FixedOptions())
+    m = make([h.make_node("Exp", ["x"], ["y"], name="ex")], [vi("x", [1, 4])], [vi("y", [1, 4])])
+    onnx.save(m, tmp_path / "ex.onnx")
+    with pytest.raises(UnsupportedError, match=r"node 'ex' \(Exp\): no fixed-point implementation"):
+        assign(load_and_optimize(tmp_path / "ex.onnx"), FixedOptions())
+    assert main(["compile", str(tmp_path / "ex.onnx"), "--target", "fpga", "-o", str(tmp_path / "b")]) == 2
+    assert not (tmp_path / "b").exists()
 
 
 # ---- command line ----------------------------------------------------------------------------------

@@ -42,6 +42,23 @@ static inline int64_t convc_fx_shl(int64_t v, int s)
     return v * ((int64_t)1 << s);
 }
 
+/* n / d, n >= 0, d > 0: truncated, rounded half up, rounded half to even */
+static inline int64_t convc_fx_div_trn(int64_t n, int64_t d)
+{
+    return n / d;
+}
+
+static inline int64_t convc_fx_div_rnd(int64_t n, int64_t d)
+{
+    return n / d + ((2 * (n % d) >= d) ? 1 : 0);
+}
+
+static inline int64_t convc_fx_div_rnd_conv(int64_t n, int64_t d)
+{
+    const int64_t q = n / d, r2 = 2 * (n % d);
+    return q + ((r2 > d || (r2 == d && (q & 1))) ? 1 : 0);
+}
+
 /* clamp to [lo, hi] (AP_SAT) */
 static inline int64_t convc_fx_sat(int64_t v, int64_t lo, int64_t hi)
 {

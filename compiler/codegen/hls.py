@@ -86,7 +86,7 @@ class _Ctx:
         sym = self.unique(f"{self.prefix}_{role}{len(self.weights)}_{cfmt.sanitize(L.node.name, 24)}")
         fmt = {"w": f"weights {L.weight_fmt.short() if L.weight_fmt else ''}",
                "b": f"bias at F={L.acc.F if L.acc else 0}", "recip": "reciprocals of the window sizes",
-               "lut": f"{L.node.op} table, {L.out_fmt.short()}"}.get(role, role)
+               "lut": f"{L.node.op} table, {L.out_fmt.short()}", "exp": "exp(-d) table, F=16"}.get(role, role)
         self.weights.append({"sym": sym, "ctype": ctype, "size": max(int(data.size), 1),
                              "body": "    " + cfmt.array_body(np.ravel(data).astype(np.int64), dtype),
                              "comment": cfmt.comment(f"{L.node.name}: {fmt}"), "bits": int(data.size) * int(dtype[-2:].lstrip("t"))})
@@ -185,6 +185,14 @@ def _act(L, ctx, reuse):
 @emits("Sigmoid", "Tanh", "HardSigmoid", "HardSwish")
 def _lut(L, ctx, reuse):
     return Emit("lut", {"size": L.p["size"], "lut": ctx.const(L, "lut"), "shift": L.p["shift"], "offset": L.p["offset"]})
+
+
+@emits("Softmax")
+def _softmax(L, ctx, reuse):
+    p = L.p
+    return Emit("softmax", {"outer": p["outer"], "n": p["n"], "inner": p["inner"], "row": p["n"] * p["inner"], "shift": p["shift"], "last": p["last"],
+                            "scale": lit(p["scale"]), "exp": ctx.const(L, "exp"), "ctype": L.in_fmts[0].ctype,
+                            "div": f"convc_fx_div_{L.out_fmt.rounding}", "store": c_convert("v", L.out_fmt.F, L.out_fmt)})
 
 
 @emits("Concat")

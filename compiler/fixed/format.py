@@ -144,6 +144,20 @@ def shift_round(v, s: int, rounding: str) -> np.ndarray:
     raise ValueError(rounding)
 
 
+def div_round(n, d, rounding: str) -> np.ndarray:
+    """n / d rounded to an integer with `rounding`, for n >= 0 and d > 0 (Softmax's normalization)."""
+    n = np.asarray(n, np.int64)
+    d = np.asarray(d, np.int64)
+    q, r = n // d, n % d
+    if rounding == "trn":
+        return q
+    if rounding == "rnd":
+        return q + (2 * r >= d).astype(np.int64)
+    if rounding == "rnd_conv":
+        return q + ((2 * r > d) | ((2 * r == d) & ((q & 1) == 1))).astype(np.int64)
+    raise ValueError(rounding)
+
+
 def saturate(v, lo: int, hi: int) -> np.ndarray:
     return np.clip(np.asarray(v, np.int64), lo, hi)
 

@@ -22,6 +22,7 @@ Arithmetic, per layer kind (every value is an integer with a known number of fra
   MaxPool, GlobalMaxPool, Reshape, Transpose, Relu, Clip, LeakyRelu (unfused), Pad (constant):
                         the output keeps the input's format.
   Sigmoid, Tanh, HardSigmoid, HardSwish (unfused): a lookup table over the input format (_LutFx).
+  Softmax               an exp table on max − x, an exact sum, one rounded integer division (SoftmaxFx).
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ import numpy as np
 from ..errors import UnsupportedError, UsageError
 from ..ir import Graph, Node
 from ..ops.registry import get_op
-from .format import Fixed, convert, out_of_range, quantize, shift_round, wrap
+from .format import Fixed, convert, div_round, out_of_range, quantize, shift_round, wrap
 
 ALPHA_FRAC = 16  # fractional bits of LeakyRelu slopes
 RECIP_EXTRA = 16  # significant bits of average-pool reciprocals beyond log2(n)
@@ -95,7 +96,7 @@ _FX: dict[str, FxOp] = {}
 
 def fx_op(cls):
     inst = cls()
-    assert inst.name not in _FX
+    assert inst.name and inst.name not in _FX
     _FX[inst.name] = inst
     return cls
 
@@ -527,6 +528,52 @@ class HardSigmoidFx(_LutFx):
 @fx_op
 class HardSwishFx(_LutFx):
     name = "HardSwish"
+
+
+EXP_FRAC = 16  # fractional bits of Softmax's exp table
+
+
+@fx_op
+class SoftmaxFx(FxOp):
+    """Softmax along its axis: d = max − x ≥ 0 (in input lsbs), e = EXP[min(d >> s, 1023)]: a 1024-entry
+    table of exp(−d) with EXP_FRAC fractional bits spanning d up to (EXP_FRAC + 1)·ln 2 (beyond it exp
+    rounds to 0; the last entry is 0), each entry the value at the middle of its interval; sum = Σ e
+    exactly; y = e · 2^F_out / sum rounded with the output format's rounding, then its overflow mode."""
+
+    name = "Softmax"
+
+    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
+        f = in_fmts[0]
+        x = graph.tensors[node.inputs[0]]
+        outer, n, inner = get_op(node.op)._split(node, x.shape)
+        # the table spans differences up to where exp(-d) rounds to 0 at EXP_FRAC bits, (EXP_FRAC + 1)·ln 2
+        span = math.ceil((EXP_FRAC + 1) * math.log(2) * 2.0 ** f.F)
+        s = max(0, math.ceil(math.log2(span / (1 << LUT_BITS)))) if span > (1 << LUT_BITS) else 0
+        k = np.arange(1 << LUT_BITS, dtype=np.float64)
+        mid = (k * (1 << s) + ((1 << s) - 1) / 2.0) * 2.0 ** -f.F
+        table = np.floor(np.exp(-mid) * 2.0 ** EXP_FRAC + 0.5).astype(np.int64)
+        table[-1] = 0  # every difference past the table's end
+        if out_fmt.F + EXP_FRAC + 1 > 62:
+            raise UnsupportedError(f"node '{node.name}' (Softmax): output format {out_fmt.short()} has too many "
+                                   f"fractional bits for 64-bit arithmetic")
+        L = Layer(node, self, in_fmts, out_fmt)
+        L.p = {"outer": outer, "n": n, "inner": inner, "shift": s, "scale": 1 << out_fmt.F, "last": (1 << LUT_BITS) - 1}
+        L.consts = {"exp": (table, "int32_t")}
+        return L
+
+    def simulate(self, L, ins):
+        p = L.p
+        S = ins[0].shape[0]
+        x = ins[0].reshape(S, p["outer"], p["n"], p["inner"])
+        d = x.max(axis=2, keepdims=True) - x
+        e = L.consts["exp"][0].astype(np.int64)[np.minimum(d >> p["shift"], p["last"])]
+        tot = e.sum(axis=2, keepdims=True)
+        v = div_round(e * np.int64(p["scale"]), tot, L.out_fmt.rounding)
+        y, nov = _conv_out(v, L.out_fmt.F, L.out_fmt)
+        return y.reshape((S, *L.node_out_shape)), nov
+
+    def cost(self, L, reuse):
+        return {"multipliers": 1, "cycles": 3 * L.p["outer"] * L.p["n"] * L.p["inner"]}
 
 
 # ---- pooling -------------------------------------------------------------------------------------
