@@ -169,6 +169,10 @@ def cmd_run(args) -> int:
     arrays = {k: np.stack(v) for k, v in results.items()}
     np.savez(args.output, **arrays)
     print(f"ran {n} sample(s) on {art.ran_on}; wrote {', '.join(f'{k}{list(v.shape)}' for k, v in arrays.items())} to {args.output}")
+    mcu = getattr(art, "last", None)
+    if mcu is not None:  # firmware on an emulated board: what each inference cost there
+        print(f"  instructions per inference: {max(mcu.instructions)} (min {min(mcu.instructions)}, QEMU -icount); "
+              f"peak stack {mcu.stack_bytes} bytes")
     return 0
 
 

@@ -5,6 +5,7 @@ reports (flash, RAM, measured stack, instructions per inference from -icount) mu
 positive and deterministic; a fault, a hang and a model that does not fit are errors, not passes.
 """
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -115,7 +116,8 @@ def test_compile_writes_lib_and_built_firmware_and_run_is_deterministic(models, 
     # `convc run` boots the firmware and gives the same outputs
     np.savez(tmp_path / "x.npz", input=data["input"][:3])
     assert main(["run", str(out), "--input", str(tmp_path / "x.npz"), "-o", str(tmp_path / "y.npz")]) == 0
-    assert "qemu-system-arm mps2-an386" in capsys.readouterr().out
+    ran = capsys.readouterr().out
+    assert "qemu-system-arm mps2-an386" in ran and f"instructions per inference: {max(a.instructions)}" in ran
     y = np.load(tmp_path / "y.npz")["logits"]
     np.testing.assert_array_equal(y, np.stack([o["logits"] for o in a.outputs]))
     import onnxruntime as ort
@@ -123,6 +125,11 @@ def test_compile_writes_lib_and_built_firmware_and_run_is_deterministic(models, 
     sess = ort.InferenceSession(str(DIGITS), providers=["CPUExecutionProvider"])
     want = np.stack([sess.run(None, {"input": x[None]})[0] for x in data["input"][:3]])
     np.testing.assert_allclose(y, want, atol=1e-4)
+    # the firmware project stands alone: `make run` in fw/ (QEMU reads convc_in.bin from there)
+    data["input"][:3].astype("<f4").tofile(out / "fw" / "convc_in.bin")
+    r = subprocess.run(["make", "-s", "-C", str(out / "fw"), "run"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "convc-fw: done 3" in r.stdout + r.stderr, r.stdout + r.stderr
+    np.testing.assert_array_equal(np.fromfile(out / "fw" / "convc_out.bin", "<f4").reshape(y.shape), y)
 
 
 @pytest.mark.parametrize("core", ["cortex-m4", "cortex-m33"])
