@@ -22,6 +22,11 @@ from . import cfmt
 from .c import TEMPLATE_DIR, template_env
 
 
+def _bits(ctype: str) -> int:
+    """Storage bits of a C fixed-width integer type name (int16_t → 16)."""
+    return np.dtype(ctype[:-2]).itemsize * 8
+
+
 def lit(v: int) -> str:
     v = int(v)
     return str(v) if -(1 << 31) < v < (1 << 31) else cfmt.literal(v, "int64")
@@ -89,7 +94,7 @@ class _Ctx:
                "lut": f"{L.node.op} table, {L.out_fmt.short()}", "exp": "exp(-d) table, F=16"}.get(role, role)
         self.weights.append({"sym": sym, "ctype": ctype, "size": max(int(data.size), 1),
                              "body": "    " + cfmt.array_body(np.ravel(data).astype(np.int64), dtype),
-                             "comment": cfmt.comment(f"{L.node.name}: {fmt}"), "bits": int(data.size) * int(dtype[-2:].lstrip("t"))})
+                             "comment": cfmt.comment(f"{L.node.name}: {fmt}"), "bits": int(data.size) * _bits(ctype)})
         return sym
 
 
@@ -307,7 +312,7 @@ def generate_hls(plan: FixedPlan, prefix: str = "model", target: str = "fpga") -
             "entry": f"{prefix}_top", "sources": [f"{prefix}.c"],
             "inputs": [io_meta(io) for io in ins], "outputs": [io_meta(io) for io in outs],
             "weights_bytes": sum((w["bits"] + 7) // 8 for w in ctx.weights),
-            "activations_bytes": sum(b["size"] * int(b["ctype"][-4:-2].lstrip("t")) // 8 for b in buffers),
+            "activations_bytes": sum(b["size"] * _bits(b["ctype"]) // 8 for b in buffers),
             "fpga": {**tot, "layers": rows}}
     files["convc.json"] = json.dumps(meta, indent=2, sort_keys=True) + "\n"
     return HlsModel(files, meta)

@@ -44,6 +44,12 @@ def compile_cmd(args) -> int:
 
         raise UsageError("--quantize int8 is for the int8 targets; the fpga target takes --precision")
     plan = _plan(args)
+    if getattr(args, "dump_ir", False):
+        print(plan.graph.dump())
+        for L in plan.layers:
+            print(f"  # {L.node.name}: {', '.join(f.short() for f in L.in_fmts)} -> {L.out_fmt.short()}"
+                  + (f", weights {L.weight_fmt.short()}" if L.weight_fmt else "")
+                  + (f", accumulator fixed<{L.acc.W},{L.acc.W - L.acc.F}>" if L.acc else ""))
     out = args.output or str(Path("build") / Path(args.model).stem)
     out_dir, hm = compile_fpga(plan, out, prefix=args.name, target=args.target)
     fp = hm.meta["fpga"]
