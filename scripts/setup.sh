@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the targets and tests use.
-APT_PACKAGES=(gcc make
+APT_PACKAGES=(gcc g++ make  # g++: the fpga target's HLS C is also built as C++
     # ARM Linux targets (arm, armv7): cross compilers + sysroots, QEMU user mode
     gcc-aarch64-linux-gnu g++-aarch64-linux-gnu gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf qemu-user
     # Cortex-M targets: bare-metal cross compiler, newlib, QEMU system emulation

@@ -349,6 +349,11 @@ def test_generated_code_integer_only_and_harness(tmp_path):
     h_text = (out_dir / "digits.h").read_text()
     assert "#define DIGITS_IN_F 10" in h_text and "#define DIGITS_OUT_W 16" in h_text
     # the host harness (Makefile, strict flags) on one raw input matches the simulator
+    # HLS tools compile C++: the same sources build warning-free as C++ with g++ (installed by setup.sh)
+    cxx = shutil.which("g++")
+    assert cxx, "g++ missing: run scripts/setup.sh"
+    subprocess.run([cxx, "-std=c++14", "-Wall", "-Wextra", "-Werror", "-pedantic", "-x", "c++", "-c",
+                    str(out_dir / "digits.c"), "-o", str(tmp_path / "digits_cxx.o")], check=True)
     # strict flags plus AddressSanitizer and UBSan (any finding aborts the run)
     subprocess.run(["make", "-s", "-C", str(out_dir), "CFLAGS=-O1 -std=c99 -Wall -Wextra -Werror -pedantic "
                     "-fsanitize=address,undefined -fno-sanitize-recover=all"], check=True, capture_output=True)
