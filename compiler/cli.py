@@ -73,6 +73,21 @@ def cmd_compile(args) -> int:
     return 0
 
 
+def cmd_quantize(args) -> int:
+    from .driver import load_and_optimize
+    from .quantize.export import write_qdq
+    from .quantize.pipeline import quantize_model
+
+    graph = load_and_optimize(args.model, _shapes(args))
+    res = quantize_model(graph, "int8", args.calib, args.calib_method)
+    for w in res.calibration.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    write_qdq(res.graph, args.output)
+    print(f"wrote {args.output}: QDQ int8 model ({res.int8_layers} int8 layers, calibration "
+          f"{res.calibration.method} on {res.calibration.samples} samples)")
+    return 0
+
+
 def cmd_validate(args) -> int:
     from convc.targets import get_target
 
@@ -206,6 +221,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: the GPU on this machine, else sm_80)")
     add_fpga_args(c)
     c.set_defaults(fn=cmd_compile)
+
+    qz = sub.add_parser("quantize", help="calibrate and write an int8 QDQ ONNX model other tools can read")
+    model_args(qz)
+    qz.add_argument("--calib", required=True, metavar="FILE.npz|DIR", help="calibration inputs (as for compile)")
+    qz.add_argument("--calib-method", default="minmax", choices=["minmax", "percentile", "mse"])
+    qz.add_argument("-o", "--output", required=True, help="output .onnx file")
+    qz.set_defaults(fn=cmd_quantize)
 
     v = sub.add_parser("validate", help="build, run and compare with the reference")
     model_args(v)

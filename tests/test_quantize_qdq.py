@@ -116,3 +116,83 @@ def test_fold_qdq_annotates_and_keeps_output_names(tmp_path):
     qconv = [n for n in q.nodes if n.op == "QConv"][0]
     np.testing.assert_array_equal(q.tensors[qconv.inputs[1]].data, w)  # the model's int8 weights, unchanged
     assert qconv.attrs["in_zp"] == 2 and qconv.attrs["out_zp"] == -4
+
+
+def _export_and_check(g, res, path, feeds):
+    """Write the int8 graph as QDQ; ORT runs it within one output step of the integer oracle on
+    ≥ 99 % of elements; re-importing it gives back the same integer graph, bit for bit."""
+    from convc.compiler import reference
+    from convc.compiler.quantize.export import write_qdq
+    from convc.compiler.quantize.pipeline import quantize_model
+
+    write_qdq(res.graph, path)
+    o = g.outputs[0]
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    ours = np.stack([reference.run(res.graph, f)[o] for f in feeds])
+    theirs = np.stack([sess.run(None, f)[0] for f in feeds])
+    lsb = [n for n in res.graph.nodes if n.outputs == [o]][0].attrs["scale"]
+    steps = np.abs(ours - theirs) / lsb
+    frac = float(np.mean(steps <= 1 + 1e-3))
+    back = quantize_model(load_and_optimize(path), "int8", None)
+    assert back.float_layers == []
+    again = np.stack([reference.run(back.graph, f)[o] for f in feeds])
+    np.testing.assert_array_equal(again, ours)
+    return frac, float(steps.max())
+
+
+def test_cli_quantize_exports_qdq_digits(tmp_path, capsys):
+    from convc.compiler.cli import main
+    from convc.runtime.data import load_data, sample
+
+    out = tmp_path / "digits_int8.onnx"
+    rc = main(["quantize", str(DIGITS / "digits.onnx"), "--calib", str(DIGITS / "digits_calib.npz"), "-o", str(out)])
+    assert rc == 0 and "QDQ int8 model (8 int8 layers" in capsys.readouterr().out
+    g = load_and_optimize(DIGITS / "digits.onnx")
+    from convc.compiler.quantize.pipeline import quantize_model
+
+    res = quantize_model(g, "int8", str(DIGITS / "digits_calib.npz"))
+    arrays, labels = load_data(DIGITS / "digits_test.npz", g)
+    feeds = [sample(arrays, i, g) for i in range(len(labels))]
+    frac, worst = _export_and_check(g, res, tmp_path / "again.onnx", feeds)
+    assert out.read_bytes() == (tmp_path / "again.onnx").read_bytes()  # deterministic
+    print(f"digits export: {100 * frac:.2f}% within 1 LSB of ONNX Runtime, max {worst:.2f} LSB")
+    assert frac >= 0.99
+    # and the exported file compiles to C with its own scales, bit-exact with the integer oracle
+    rep = validate(str(out), "c", data=str(DIGITS / "digits_test.npz"))
+    assert rep["passed"] and rep["outputs"][0]["mismatches"] == 0
+    assert rep["accuracy"]["target"] == rep["accuracy"]["reference"]
+
+
+@pytest.mark.parametrize("name", ["resnet_block", "squeezenet", "mobilenetv2", "dscnn"])
+def test_export_round_trip_networks(name, tmp_path):
+    """Add, Concat with requantized inputs, Relu6 clamps, AveragePool: the exported file re-imports
+    to the same integer graph."""
+    from convc.compiler.quantize.rewrite import quantize_graph
+    from convc.runtime.data import sample
+
+    p = tmp_path / f"{name}.onnx"
+    onnx.save(ALL[name](), p)
+    g = load_and_optimize(p)
+    res = quantize_graph(g, random_data(g, 16, seed=1))
+    test = random_data(g, 4, seed=2)
+    frac, worst = _export_and_check(g, res, tmp_path / "q.onnx", [sample(test, i, g) for i in range(4)])
+    print(f"{name} export: {100 * frac:.2f}% within 1 LSB of ONNX Runtime, max {worst:.2f} LSB")
+
+
+def test_export_refuses_mixed_precision(tmp_path):
+    from onnx import helper as h
+
+    from convc.compiler.errors import UnsupportedError
+    from convc.compiler.quantize.export import write_qdq
+    from convc.compiler.quantize.rewrite import quantize_graph
+    from models import const, make, vi
+
+    model = make([h.make_node("Conv", ["x", "w"], ["c"]), h.make_node("Softmax", ["c"], ["y"], axis=1)],
+                 [vi("x", [1, 2, 3, 3])], [vi("y", [1, 2, 3, 3])], [const("w", np.ones((2, 2, 1, 1), np.float32))])
+    p = tmp_path / "m.onnx"
+    onnx.save(model, p)
+    g = load_and_optimize(p)
+    res = quantize_graph(g, random_data(g, 16))
+    with pytest.raises(UnsupportedError, match=r"layer '.*' \(Softmax\) runs in float"):
+        write_qdq(res.graph, tmp_path / "out.onnx")
+    assert not (tmp_path / "out.onnx").exists()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Graph, QuantParams
+from ..ir import Graph, Node, QuantParams
 
 
 def fold_qdq(graph: Graph) -> bool:
@@ -34,6 +34,17 @@ def fold_qdq(graph: Graph) -> bool:
 def _fold_pair(graph: Graph, q, dq, producers, consumers) -> None:
     x, y = q.inputs[0], dq.outputs[0]
     params = QuantParams(np.array([q.attrs["scale"]], np.float32), np.array([q.attrs["zero_point"]], np.int32))
+    old = graph.tensors[x].quant
+    if old is not None and (np.float32(np.ravel(old.scale)[0]), int(np.ravel(old.zero_point)[0])) != (
+            np.float32(q.attrs["scale"]), q.attrs["zero_point"]):
+        # x already has int8 parameters: this pair requantizes it (e.g. a Concat input brought to the
+        # output's scale). Keep that as an Identity whose output carries the new parameters.
+        i = graph.nodes.index(dq)
+        graph.nodes[i] = Node(dq.name, "Identity", [x], [y])
+        graph.nodes.remove(q)
+        del graph.tensors[q.outputs[0]]
+        graph.tensors[y].quant = params
+        return
     graph.nodes = [n for n in graph.nodes if n is not q and n is not dq]
     del graph.tensors[q.outputs[0]]
     prod = producers.get(x)

@@ -392,7 +392,21 @@ class _Rewriter:
         attrs = dict(n.attrs)
         if n.op == "Pad":
             attrs["value"] = quantize_value(attrs["value"], s, zp)
-        yq = self.new_int8(n.outputs[0], s, zp)
+        y = n.outputs[0]
+        if self.g.tensors[y].quant is not None and self.range_qparams(y) != (s, zp):
+            # a QDQ model gave the output other parameters: requantize after the op
+            s_out, zp_out = self.range_qparams(y)
+            if n.op != "Identity":
+                mid = self.unique_tensor(xq + "_mid")
+                self.q.add_tensor(Tensor(mid, self.g.tensors[y].shape, "int8", quant=self.q.tensors[xq].quant))
+                self.emit(n.op, [xq], [mid], attrs, n.name)
+                xq = mid
+            m, sh = quantize_multiplier(s / s_out)
+            yq = self.new_int8(y, s_out, zp_out)
+            self.emit("QRequantize", [xq], [yq], {"in_zp": zp, "out_zp": zp_out, "multiplier": m, "shift": sh},
+                      n.name + ("" if n.op == "Identity" else "_requantize"))
+            return True
+        yq = self.new_int8(y, s, zp)
         self.emit(n.op, [xq], [yq], attrs, n.name)
         return True
 
@@ -431,7 +445,7 @@ class _Rewriter:
         y = apply_activation(spec, real.astype(np.float32)).astype(np.float64)
         table = np.clip(round_half_away(y / s_out) + zp_out, -128, 127).astype(np.int8)
         yq = self.new_int8(n.outputs[0], s_out, zp_out)
-        self.emit("QLut", [xq], [yq], {"table": table, "function": n.op}, n.name)
+        self.emit("QLut", [xq], [yq], {"table": table, "function": n.op, "spec": spec}, n.name)
         return True
 
     _relu = _clip = _leakyrelu = _hardswish = _hardsigmoid = _sigmoid = _tanh = _lut
