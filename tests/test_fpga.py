@@ -132,7 +132,10 @@ def test_digits_fixed16_6_and_auto8():
     assert rep8["passed"] and rep8["outputs"][0]["mismatches"] == 0
     assert rep8["accuracy"]["float"] - rep8["accuracy"]["target"] <= 0.02
     fmts = {r["layer"]: r for r in rep8["fpga"]["layers"]}
-    assert all(r["output_format"].startswith("fixed<8,") for r in fmts.values())
+    assert all(re.match(r"u?fixed<8,", r["output_format"]) for r in fmts.values())
+    # outputs of fused ReLUs cannot be negative: unsigned formats; the logits are signed
+    assert fmts["/conv1/Conv"]["output_format"] == "ufixed<8,2>"  # calibrated max 3.67 < 4
+    assert fmts["/fc2/Gemm"]["output_format"].startswith("fixed<8,")
     assert fmts["/conv1/Conv"]["weight_format"].startswith("fixed<8,")
 
 
@@ -354,6 +357,12 @@ def test_generated_code_integer_only_and_harness(tmp_path):
     assert cxx, "g++ missing: run scripts/setup.sh"
     subprocess.run([cxx, "-std=c++14", "-Wall", "-Wextra", "-Werror", "-pedantic", "-x", "c++", "-c",
                     str(out_dir / "digits.c"), "-o", str(tmp_path / "digits_cxx.o")], check=True)
+    # under __SYNTHESIS__ the pragmas become real `#pragma HLS ...` lines (gcc ignores them)
+    pre = subprocess.run([CC, "-std=c99", "-D__SYNTHESIS__", "-E", str(out_dir / "digits.c")], check=True,
+                         capture_output=True, text=True).stdout
+    assert "#pragma HLS PIPELINE II=2" in pre and "#pragma HLS ARRAY_PARTITION variable=" in pre
+    subprocess.run([CC, "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wno-unknown-pragmas", "-D__SYNTHESIS__",
+                    "-c", str(out_dir / "digits.c"), "-o", str(tmp_path / "syn.o")], check=True)
     # strict flags plus AddressSanitizer and UBSan (any finding aborts the run)
     subprocess.run(["make", "-s", "-C", str(out_dir), "CFLAGS=-O1 -std=c99 -Wall -Wextra -Werror -pedantic "
                     "-fsanitize=address,undefined -fno-sanitize-recover=all"], check=True, capture_output=True)

@@ -7,7 +7,9 @@ Formats come from, in order of precedence:
      the key "input" (or the model input's name) sets the format of the model's input;
   2. `--precision fixed<W,I>`: every activation and weight tensor (the default is fixed<16,6>);
   3. `--precision auto` / `auto<W>` (W = 16 by default): W bits everywhere, the integer bits from the
-     largest magnitude — of the weights themselves for weights, of the calibrated range for activations.
+     largest magnitude — of the weights themselves for weights, of the calibrated range for activations;
+     outputs that cannot be negative (fused or plain Relu, Clip with min >= 0, Sigmoid, HardSigmoid,
+     Softmax) get an unsigned format (ufixed, W <= 16), which gains a bit.
 Layers that move data without arithmetic (MaxPool, Reshape, Transpose, Pad, unfused Relu/Clip/LeakyRelu)
 keep their input's format. Accumulators are sized in ops.py from bit growth.
 """
@@ -105,6 +107,17 @@ class FixedPlan:
         return out
 
 
+NONNEGATIVE_OPS = ("Relu", "Sigmoid", "HardSigmoid", "Softmax")
+
+
+def nonnegative(node) -> bool:
+    """Whether the node's output cannot be negative whatever its input (structurally, not from calibration)."""
+    spec = node.attrs.get("activation") or ({"op": node.op, **node.attrs} if node.op in ("Relu", "Clip") else None)
+    if node.op in NONNEGATIVE_OPS or (spec and spec["op"] == "Relu"):
+        return True
+    return bool(spec and spec["op"] == "Clip" and isinstance(spec.get("min"), (int, float)) and spec["min"] >= 0)
+
+
 def _max_abs(lo: float, hi: float) -> float:
     return max(abs(lo), abs(hi))
 
@@ -135,11 +148,12 @@ def assign(graph: Graph, options: FixedOptions, ranges: dict | None = None) -> F
         raise UsageError(f"--config '{key}': expected \"fixed<W,I>\" or "
                          f"{{\"output\": ..., \"weight\": ..., \"accum\": ...}}")
 
-    def act_format(t: str) -> Fixed:
+    def act_format(t: str, nonneg: bool = False) -> Fixed:
         if default is not None:
             return default
         lo, hi = ranges.get(t, (0.0, 0.0))
-        return Fixed(auto_w, int_bits_for(_max_abs(lo, hi), auto_w), True, options.rounding, options.overflow)
+        signed = not (nonneg and auto_w <= 16)  # ufixed for outputs that cannot be negative (one more bit)
+        return Fixed(auto_w, int_bits_for(_max_abs(lo, hi), auto_w, signed), signed, options.rounding, options.overflow)
 
     act: dict[str, Fixed] = {}
     for i, name in enumerate(graph.inputs):
@@ -157,7 +171,7 @@ def assign(graph: Graph, options: FixedOptions, ranges: dict | None = None) -> F
                                  f"set the format on the layer that produces its input")
             out_fmt = in_fmts[0]
         else:
-            out_fmt = out_o or act_format(node.outputs[0])
+            out_fmt = out_o or act_format(node.outputs[0], nonnegative(node))
         w_fmt = None
         if fx.has_weights:
             if w_o is not None:

@@ -490,15 +490,14 @@ class _LutFx(FxOp):
 
     def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
         f = in_fmts[0]
-        if not f.signed:
-            raise UnsupportedError(f"node '{node.name}' ({node.op}): table activations need a signed input format")
         s = max(0, f.W - LUT_BITS)
         n = 1 << (f.W - s)
-        lo_q = np.arange(n, dtype=np.int64) - (n >> 1)  # table index k covers x in [lo_q << s, (lo_q + 1) << s)
+        offset = n >> 1 if f.signed else 0
+        lo_q = np.arange(n, dtype=np.int64) - offset  # table index k covers x in [lo_q << s, (lo_q + 1) << s)
         mid = (lo_q * (1 << s) + ((1 << s) - 1) / 2.0) * 2.0 ** -f.F
         real = get_op(node.op).reference(node, [mid.astype(np.float64)])[0]
         L = Layer(node, self, in_fmts, out_fmt)
-        L.p = {"size": graph.tensors[node.inputs[0]].size, "shift": s, "offset": n >> 1}
+        L.p = {"size": graph.tensors[node.inputs[0]].size, "shift": s, "offset": offset}
         L.consts = {"lut": (quantize(real, out_fmt), out_fmt.ctype)}
         return L
 
