@@ -335,6 +335,29 @@ def test_narrowed_accumulator_rounds_products_and_wraps(tmp_path):
     assert rep["outputs"][0]["mismatches"] == 0
 
 
+def test_config_file_formats(tmp_path):
+    """Per-layer formats from the config file: fixed, auto<W> for outputs and weights, the input."""
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"/fc1/Gemm": {"output": "auto<6>", "weight": "auto<4>"}, "/conv1/Conv": "auto<10>",
+                               "/conv2/Conv": "fixed<12,4>", "input": "fixed<8,2>"}))
+    rep = validate_fpga(str(DIGITS / "digits.onnx"), data=str(TEST), calib=str(CALIB), config=str(cfg))
+    assert rep["outputs"][0]["mismatches"] == 0
+    rows = {r["layer"]: r for r in rep["fpga"]["layers"]}
+    assert rows["/conv1/Conv"]["input_format"] == "fixed<8,2>"
+    assert rows["/conv1/Conv"]["output_format"] == "ufixed<10,2>"  # ReLU output, calibrated max 3.67
+    assert rows["/conv2/Conv"]["output_format"] == "fixed<12,4>" and rows["/pool1/MaxPool"]["output_format"] == "fixed<12,4>"
+    assert rows["/fc1/Gemm"]["output_format"] == "ufixed<6,5>"  # calibrated max 16.3
+    assert rows["/fc1/Gemm"]["weight_format"] == "fixed<4,0>"  # max |w| 0.317
+    assert rows["/fc2/Gemm"]["output_format"] == "fixed<16,6>"  # the global default elsewhere
+    g = load_and_optimize(DIGITS / "digits.onnx")
+    for bad, msg in (({"/nope": "fixed<8,3>"}, "no layer named '/nope'"),
+                     ({"/pool1/MaxPool": "fixed<8,3>"}, "keeps its input's format"),
+                     ({"/conv1/Conv": {"bias": "fixed<8,3>"}}, "expected"),
+                     ({"/conv1/Conv": "auto<8>"}, "pass --calib")):
+        with pytest.raises(UsageError, match=msg):
+            assign(g, FixedOptions(overrides=bad))
+
+
 # ---- generated code ------------------------------------------------------------------------------
 
 def test_generated_code_integer_only_and_harness(tmp_path):

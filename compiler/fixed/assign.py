@@ -4,7 +4,8 @@ Formats come from, in order of precedence:
   1. the per-layer config file (JSON): {"layer name": "fixed<12,4>", ...} sets the layer's output
      format; {"layer name": {"output": "fixed<12,4>", "weight": "fixed<8,1>", "accum": "fixed<20,8>"}} sets
      any of them (a narrowed accumulator wraps, AP_WRAP, and rounds each product to its precision);
-     the key "input" (or the model input's name) sets the format of the model's input;
+     the key "input" (or the model input's name) sets the format of the model's input; "auto<W>" in
+     place of a format picks the integer bits for W bits from the range (needs calibration for outputs);
   2. `--precision fixed<W,I>`: every activation and weight tensor (the default is fixed<16,6>);
   3. `--precision auto` / `auto<W>` (W = 16 by default): W bits everywhere, the integer bits from the
      largest magnitude — of the weights themselves for weights, of the calibrated range for activations;
@@ -134,31 +135,59 @@ def assign(graph: Graph, options: FixedOptions, ranges: dict | None = None) -> F
             raise UsageError(f"--config: no layer named '{key}' (layers: {', '.join(list(names)[:12])}"
                              f"{', ...' if len(names) > 12 else ''})")
 
-    def parse_override(key: str) -> tuple[Fixed | None, Fixed | None, Fixed | None]:
+    def spec(v, what: str) -> Fixed | int:
+        """A format, or the width W of `auto<W>` (integer bits from the range)."""
+        if not isinstance(v, str):
+            raise UsageError(f"{what}: expected a string like \"fixed<12,4>\" or \"auto<8>\"")
+        m = _AUTO.match(v)
+        if m:
+            w = int(m.group(1) or 16)
+            if not 2 <= w <= 32:
+                raise UsageError(f"{what} '{v}': width must be 2..32")
+            return w
+        return options.fixed(v, what)
+
+    def parse_override(key: str) -> tuple:
         v = overrides.get(key)
         if v is None:
             return None, None, None
         if isinstance(v, str):
-            return options.fixed(v, f"--config '{key}'"), None, None
+            return spec(v, f"--config '{key}'"), None, None
         if isinstance(v, dict) and set(v) <= {"output", "weight", "accum"}:
             o, w, a = v.get("output"), v.get("weight"), v.get("accum")
-            return (options.fixed(o, f"--config '{key}' output") if o else None,
-                    options.fixed(w, f"--config '{key}' weight") if w else None,
+            return (spec(o, f"--config '{key}' output") if o else None,
+                    spec(w, f"--config '{key}' weight") if w else None,
                     parse_fixed(a, options.rounding, "wrap", f"--config '{key}' accum", 62) if a else None)
-        raise UsageError(f"--config '{key}': expected \"fixed<W,I>\" or "
+        raise UsageError(f"--config '{key}': expected \"fixed<W,I>\" / \"auto<W>\" or "
                          f"{{\"output\": ..., \"weight\": ..., \"accum\": ...}}")
 
-    def act_format(t: str, nonneg: bool = False) -> Fixed:
-        if default is not None:
+    def act_format(t: str, nonneg: bool = False, override=None, label: str | None = None) -> Fixed:
+        if isinstance(override, Fixed):
+            return override
+        if override is None and default is not None:
             return default
+        width = override or auto_w
+        if not ranges:
+            raise UsageError(f"auto<{width}> for '{label or t}' chooses its format from calibrated ranges: "
+                             f"pass --calib data.npz")
         lo, hi = ranges.get(t, (0.0, 0.0))
-        signed = not (nonneg and auto_w <= 16)  # ufixed for outputs that cannot be negative (one more bit)
-        return Fixed(auto_w, int_bits_for(_max_abs(lo, hi), auto_w, signed), signed, options.rounding, options.overflow)
+        signed = not (nonneg and width <= 16)  # ufixed for outputs that cannot be negative (one more bit)
+        return Fixed(width, int_bits_for(_max_abs(lo, hi), width, signed), signed, options.rounding, options.overflow)
+
+    def weight_format(node, override) -> Fixed:
+        if isinstance(override, Fixed):
+            return override
+        if override is None and default is not None:
+            return default
+        width = override or auto_w
+        w = np.asarray(graph.tensors[node.inputs[1]].data, np.float64)
+        return Fixed(width, int_bits_for(float(np.max(np.abs(w))) if w.size else 0.0, width), True,
+                     options.rounding, options.overflow)
 
     act: dict[str, Fixed] = {}
     for i, name in enumerate(graph.inputs):
         o, _, _ = parse_override(name) if name in overrides else parse_override("input") if i == 0 else (None,) * 3
-        act[name] = o or act_format(name)
+        act[name] = act_format(name, False, o)
 
     layers: list[Layer] = []
     for node in graph.nodes:
@@ -171,17 +200,10 @@ def assign(graph: Graph, options: FixedOptions, ranges: dict | None = None) -> F
                                  f"set the format on the layer that produces its input")
             out_fmt = in_fmts[0]
         else:
-            out_fmt = out_o or act_format(node.outputs[0], nonnegative(node))
-        w_fmt = None
-        if fx.has_weights:
-            if w_o is not None:
-                w_fmt = w_o
-            elif default is not None:
-                w_fmt = default
-            else:
-                w = np.asarray(graph.tensors[node.inputs[1]].data, np.float64)
-                w_fmt = Fixed(auto_w, int_bits_for(float(np.max(np.abs(w))) if w.size else 0.0, auto_w), True,
-                              options.rounding, options.overflow)
+            out_fmt = act_format(node.outputs[0], nonnegative(node), out_o, f"layer {node.name}")
+        if w_o is not None and not fx.has_weights:
+            raise UsageError(f"--config '{node.name}': a {node.op} has no weights")
+        w_fmt = weight_format(node, w_o) if fx.has_weights else None
         if acc_o is not None and not fx.has_weights:
             raise UsageError(f"--config '{node.name}': only Conv/Gemm/MatMul layers have an accumulator to set")
         L = fx.lower(node, graph, in_fmts, out_fmt, w_fmt, accum=acc_o) if fx.has_weights else \
