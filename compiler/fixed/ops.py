@@ -166,7 +166,12 @@ def acc_for(in_fmt: Fixed, w_fmt: Fixed, terms: int, bias_q_max_abs_bits: int, a
         if accum.overflow != "wrap" or not accum.signed:
             raise UsageError(f"accumulator {accum}: a narrowed accumulator must be signed and wrap (AP_WRAP); "
                              f"saturating partial sums would depend on the summation order")
-        return Acc(accum.W, accum.F, True, in_fmt.F + w_fmt.F - accum.F, accum.rounding)
+        shift = in_fmt.F + w_fmt.F - accum.F
+        growth = math.ceil(math.log2(terms)) if terms > 1 else 0
+        if shift < 0 and in_fmt.W + w_fmt.W - shift + growth + 1 > 63:
+            raise UsageError(f"accumulator {accum.short()}: its {accum.F} fractional bits need products shifted past "
+                             f"64-bit arithmetic; give it fewer fractional bits")
+        return Acc(accum.W, accum.F, True, shift, accum.rounding)
     F = in_fmt.F + w_fmt.F
     growth = math.ceil(math.log2(terms)) if terms > 1 else 0
     ibits = max(in_fmt.I + w_fmt.I + growth, bias_q_max_abs_bits - F + 1) + 1
@@ -353,6 +358,9 @@ class AddFx(FxOp):
             raise UnsupportedError(f"node '{node.name}' (Add): the fixed-point target adds two computed tensors of the "
                                    f"same shape (got {list(a.shape)} and {list(b.shape)})")
         F = max(in_fmts[0].F, in_fmts[1].F)
+        if max(f.W + F - f.F for f in in_fmts) + 2 > 63:
+            raise UnsupportedError(f"node '{node.name}' (Add): aligning {in_fmts[0].short()} and {in_fmts[1].short()} "
+                                   f"exceeds 64-bit arithmetic")
         L = Layer(node, self, in_fmts, out_fmt)
         L.p = {"size": a.size, "F": F, "sa": F - in_fmts[0].F, "sb": F - in_fmts[1].F}
         return L
