@@ -207,6 +207,23 @@ def test_op_coverage_bit_exact_and_close_to_onnxruntime(tmp_path):
     assert all(o["sqnr_db"] > 20 for o in rep["outputs"])
 
 
+def test_conv_transpose(tmp_path):
+    """ConvTranspose 2-D (groups, strides, dilations, pads, output_padding, fused ReLU) and 1-D."""
+    rng = np.random.default_rng(0)
+    f = lambda *s: (rng.standard_normal(s) * 0.4).astype(np.float32)  # noqa: E731
+    nodes = [h.make_node("ConvTranspose", ["x", "w", "b"], ["c"], name="deconv", strides=[2, 2], pads=[1, 1, 1, 1],
+                         output_padding=[1, 1], group=2, dilations=[1, 2]),
+             h.make_node("Relu", ["c"], ["y"], name="relu"),
+             h.make_node("ConvTranspose", ["x1", "w1"], ["y1"], name="deconv1d", strides=[3], pads=[0, 1])]
+    m = make(nodes, [vi("x", [1, 4, 5, 6]), vi("x1", [1, 2, 7])], [vi("y", [1, 6, 10, 14]), vi("y1", [1, 3, 21])],
+             [const("w", f(4, 3, 3, 3)), const("b", f(6)), const("w1", f(2, 3, 4))])
+    onnx.save(m, tmp_path / "ct.onnx")
+    rep = validate_fpga(str(tmp_path / "ct.onnx"), samples=4)
+    assert [o["mismatches"] for o in rep["outputs"]] == [0, 0] and all(o["sqnr_db"] > 50 for o in rep["outputs"])
+    rep = validate_fpga(str(tmp_path / "ct.onnx"), samples=4, precision="fixed<10,3>", overflow="wrap", reuse_factor=3)
+    assert [o["mismatches"] for o in rep["outputs"]] == [0, 0]
+
+
 def test_table_activations(tmp_path):
     """Sigmoid, Tanh, HardSwish, HardSigmoid as 1024-entry tables over the input format: bit-exact,
     and within the table's resolution of ONNX Runtime."""

@@ -124,6 +124,17 @@ def _conv(L, ctx, reuse):
                          "store": c_convert("acc", L.acc.F, L.out_fmt)})
 
 
+@emits("ConvTranspose")
+def _conv_transpose(L, ctx, reuse):
+    w, b = ctx.const(L, "w"), ctx.const(L, "b")
+    p = L.p
+    keys = ("n", "c", "m", "cg", "mg", "ih", "iw", "oh", "ow", "kh", "kw", "sh", "sw", "dh", "dw", "ph", "pw")
+    return Emit("conv_transpose", {**{k: p[k] for k in keys}, "w": w, "b": b, "acc_t": L.acc.ctype, "reuse": reuse,
+                                   "partition": _partition(w, L, reuse),
+                                   "act": c_activation(p["act"], "acc", L.acc.ctype),
+                                   "store": c_convert("acc", L.acc.F, L.out_fmt)})
+
+
 @emits("Gemm", "MatMul")
 def _dense(L, ctx, reuse):
     w, b = ctx.const(L, "w"), ctx.const(L, "b")

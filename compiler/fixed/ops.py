@@ -9,7 +9,8 @@ Arrays in the simulator carry one extra leading axis, the sample axis: a tensor 
 is simulated as [S, 1, C, H, W].
 
 Arithmetic, per layer kind (every value is an integer with a known number of fractional bits):
-  Conv / Gemm / MatMul  acc = bias + Σ x·w at F_x + F_w fractional bits, in an accumulator sized
+  Conv / ConvTranspose / Gemm / MatMul
+                        acc = bias + Σ x·w at F_x + F_w fractional bits, in an accumulator sized
                         from bit growth: W_acc = max(I_x + I_w + ceil(log2 K), I_b) + 1 + F_acc
                         (cannot overflow); fused Relu / Clip act on acc; LeakyRelu multiplies
                         negative acc by alpha (16 fractional bits, round half up); then acc is
@@ -270,6 +271,71 @@ class ConvFx(FxOp):
         y = apply_activation(p["act"], y)
         out, nov = _conv_out(y, L.acc.F, L.out_fmt)
         return out.reshape((S, *L.node_out_shape)), nov
+
+
+@fx_op
+class ConvTransposeFx(FxOp):
+    """Transposed convolution (1-D/2-D, groups, strides, dilations, pads, output size): the exact integer
+    scatter of every input pixel's weighted kernel, plus bias, fused activation, conversion (as Conv)."""
+
+    name = "ConvTranspose"
+    has_weights = True
+
+    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt, accum=None):
+        if accum is not None:
+            raise UsageError(f"--config '{node.name}': a ConvTranspose accumulator cannot be narrowed")
+        x = graph.tensors[node.inputs[0]]
+        y = graph.tensors[node.outputs[0]]
+        w = need_const(node, graph, 1, "weight")
+        g = node.attrs["group"]
+        mg = w.shape[1]
+        b = need_const(node, graph, 2, "bias") if len(node.inputs) > 2 and node.inputs[2] else np.zeros(g * mg)
+        a = node.attrs
+        r = len(x.shape) - 2
+        two = (lambda v: list(v)) if r == 2 else (lambda v: [1] + list(v))
+        k, st, d = two(a["kernel_shape"]), two(a["strides"]), two(a["dilations"])
+        pads = a["pads"] if r == 2 else [0, a["pads"][0], 0, a["pads"][1]]
+        ih, iw = two(x.shape[2:])
+        oh, ow = two(y.shape[2:])
+        cg = x.shape[1] // g
+        # terms per output: at most cg · ceil(kh / sh) · ceil(kw / sw) kernel taps land on one output pixel
+        terms = cg * -(-k[0] // st[0]) * -(-k[1] // st[1])
+        acc = acc_for(in_fmts[0], weight_fmt, terms, bias_bits(b, in_fmts[0].F + weight_fmt.F))
+        L = Layer(node, self, in_fmts, out_fmt, acc=acc, weight_fmt=weight_fmt,
+                  macs=int(np.prod(x.shape)) * int(np.prod(w.shape[1:])))
+        L.p = {"n": x.shape[0], "c": x.shape[1], "m": g * mg, "group": g, "cg": cg, "mg": mg, "ih": ih, "iw": iw,
+               "oh": oh, "ow": ow, "kh": k[0], "kw": k[1], "sh": st[0], "sw": st[1], "dh": d[0], "dw": d[1],
+               "ph": pads[0], "pw": pads[1], "terms": terms,
+               "act": lower_activation(node, a.get("activation"), acc.F, acc.W)}
+        L.consts = {"w": (quantize(w, weight_fmt), weight_fmt.ctype),
+                    "b": (quantize(b, Fixed(acc.W, acc.W - acc.F, True, "rnd", "sat")), acc.ctype)}
+        return L
+
+    def simulate(self, L, ins):
+        p = L.p
+        S = ins[0].shape[0]
+        x = ins[0].reshape(S * p["n"], p["c"], p["ih"], p["iw"])
+        w = L.consts["w"][0].astype(np.int64).reshape(p["c"], p["mg"], p["kh"], p["kw"])
+        full = [max(p["sh"] * (p["ih"] - 1) + (p["kh"] - 1) * p["dh"] + 1, p["ph"] + p["oh"]),
+                max(p["sw"] * (p["iw"] - 1) + (p["kw"] - 1) * p["dw"] + 1, p["pw"] + p["ow"])]
+        y = np.zeros((x.shape[0], p["m"], full[0], full[1]), np.int64)
+        g, cg, mg = p["group"], p["cg"], p["mg"]
+        for ky in range(p["kh"]):
+            for kx in range(p["kw"]):
+                for gi in range(g):
+                    contrib = np.einsum("nchw,cm->nmhw", x[:, gi * cg:(gi + 1) * cg], w[gi * cg:(gi + 1) * cg, :, ky, kx])
+                    y[:, gi * mg:(gi + 1) * mg, ky * p["dh"]: ky * p["dh"] + p["sh"] * (p["ih"] - 1) + 1: p["sh"],
+                      kx * p["dw"]: kx * p["dw"] + p["sw"] * (p["iw"] - 1) + 1: p["sw"]] += contrib
+        y = y[:, :, p["ph"]:p["ph"] + p["oh"], p["pw"]:p["pw"] + p["ow"]]
+        y = y + L.consts["b"][0].astype(np.int64).reshape(1, -1, 1, 1)
+        y = apply_activation(p["act"], y)
+        out, nov = _conv_out(y, L.acc.F, L.out_fmt)
+        return out.reshape((S, *L.node_out_shape)), nov
+
+    def cost(self, L, reuse):
+        p = L.p
+        block = p["m"] * p["terms"]
+        return {"multipliers": -(-block // reuse), "cycles": p["n"] * p["oh"] * p["ow"] * reuse}
 
 
 # ---- Gemm / MatMul with a constant weight ----------------------------------------------------
