@@ -157,11 +157,17 @@ def _describe_fault(text: str, meta: dict) -> str:
     if (sp and sp < lo + 64) or {"STKERR", "MSTKERR", "STKOF"} & set(bits):
         parts.append(f"stack overflow: sp={sp:#010x}, the {hi - lo}-byte stack is {lo:#010x}..{hi:#010x} "
                      f"(raise --stack-size)")
-    if cfsr >> 15 & 1 and "bfar" in f:
-        a = int(f["bfar"], 16)
-        alo, ahi = (int(x, 16) for x in f.get("arena", "0..0").split(".."))
-        where = " (just past the model arena: arena too small?)" if ahi <= a < ahi + (1 << 20) else ""
-        parts.append(f"bad address {a:#010x}{where}")
+    # fault address: MMFAR when MMARVALID (MPU guard), BFAR when BFARVALID (bus error)
+    for bit, key in ((7, "mmfar"), (15, "bfar")):
+        if cfsr >> bit & 1 and key in f:
+            a = int(f[key], 16)
+            alo, ahi = (int(x, 16) for x in f.get("arena", "0..0").split(".."))
+            where = ""
+            if ahi <= a < ahi + (1 << 20):
+                where = " (just past the model arena: arena too small, or a write out of its bounds)"
+            elif lo - (1 << 20) <= a < lo:
+                where = " (below the stack)"
+            parts.append(f"bad address {a:#010x}{where}")
     if "pc" in f:
         parts.append(f"pc={f['pc']}")
     return " ".join(parts)

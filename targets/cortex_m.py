@@ -24,6 +24,9 @@ class MemoryMap:
     code: Region  # vector table, code, constants (the "flash" of a real part)
     ram: Region  # stack, data, bss, arena
     weights: Region | None = None  # a separate bank for the model's weights (CONVC_WEIGHTS_SECTION)
+    # ARMv7-M MPU guards below the stack and past the arena (RAM origin and end 1 KiB-aligned):
+    # the mps2 boards read zeros / alias RAM there, where the ARMv8-M boards take a bus fault
+    pmsav7_guards: bool = False
 
     @property
     def weights_region(self) -> Region:
@@ -41,13 +44,16 @@ KiB = 1024
 # (target name, -mcpu, FPU flags (empty: soft-float), QEMU board, memory map, SysTick Hz, what it is)
 _CORES = [
     ("cortex-m3", "cortex-m3", (), "mps2-an385",
-     MemoryMap(Region("ssram1", 0x00000000, 4 * MiB), Region("ssram23", 0x20000000, 4 * MiB)), 25_000_000,
+     MemoryMap(Region("ssram1", 0x00000000, 4 * MiB), Region("ssram23", 0x20000000, 4 * MiB),
+               pmsav7_guards=True), 25_000_000,
      "Cortex-M3 (no FPU: soft-float)"),
     ("cortex-m4", "cortex-m4", ("-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"), "mps2-an386",
-     MemoryMap(Region("ssram1", 0x00000000, 4 * MiB), Region("ssram23", 0x20000000, 4 * MiB)), 25_000_000,
+     MemoryMap(Region("ssram1", 0x00000000, 4 * MiB), Region("ssram23", 0x20000000, 4 * MiB),
+               pmsav7_guards=True), 25_000_000,
      "Cortex-M4F (single-precision FPU)"),
     ("cortex-m7", "cortex-m7", ("-mfloat-abi=hard", "-mfpu=fpv5-d16"), "mps2-an500",
-     MemoryMap(Region("ssram1", 0x00000000, 4 * MiB), Region("ssram23", 0x20000000, 4 * MiB)), 25_000_000,
+     MemoryMap(Region("ssram1", 0x00000000, 4 * MiB), Region("ssram23", 0x20000000, 4 * MiB),
+               pmsav7_guards=True), 25_000_000,
      "Cortex-M7 (double-precision FPU)"),
     ("cortex-m33", "cortex-m33", ("-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"), "mps2-an505",
      MemoryMap(Region("ssram1-secure", 0x10000000, 4 * MiB), Region("ssram23-secure", 0x38000000, 4 * MiB)),

@@ -142,6 +142,28 @@ def test_too_small_stack_is_reported_as_fault(core, capsys):
     assert "stack overflow" in err[0] and "--stack-size" in err[0]
 
 
+@pytest.mark.parametrize("core", CORES)
+def test_arena_smaller_than_the_code_needs_faults(core, capsys, monkeypatch):
+    """An arena too small for what the kernels write (here: the planner's size halved) runs into
+    memory past the end of RAM: an MPU guard on M3/M4/M7, a bus error on M33/M55. FAULT, exit 1."""
+    import convc.compiler.codegen.c as cgen
+
+    real = cgen.plan_memory
+
+    def halved(graph):
+        plan = real(graph)
+        plan.arena_size //= 2
+        return plan
+
+    monkeypatch.setattr(cgen, "plan_memory", halved)
+    rc = main(["validate", str(DIGITS), "--target", core, "--samples", "1"])
+    cap = capsys.readouterr()
+    assert rc == 1 and "PASSED" not in cap.out
+    err = cap.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: FAULT: firmware on {BOARDS[core]} took a CPU fault: HardFault")
+    assert "just past the model arena" in err[0]
+
+
 def test_hang_is_reported_as_fault(tmp_path):
     from convc.runtime.qemu_mcu import FirmwareFault, run_firmware
 

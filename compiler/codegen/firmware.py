@@ -29,7 +29,24 @@ SEMIHOSTING = {"open": "0x01", "close": "0x02", "write0": "0x04", "write": "0x05
                "exit_extended": "0x20", "stopped_application_exit": "0x20026", "mode_rb": 1, "mode_wb": 5}
 # System control block and SysTick (ARMv7-M / ARMv8-M architecture manuals)
 SCB = {"cpacr": "0xE000ED88", "cpacr_fpu_bits": hex(0xF << 20), "vtor": "0xE000ED08",
-       "cfsr": "0xE000ED28", "hfsr": "0xE000ED2C", "bfar": "0xE000ED38"}
+       "cfsr": "0xE000ED28", "hfsr": "0xE000ED2C", "mmfar": "0xE000ED34", "bfar": "0xE000ED38"}
+# ARMv7-M MPU (PMSAv7): region number / base / attribute-and-size registers, control
+MPU = {"rnr": "0xE000ED98", "rbar": "0xE000ED9C", "rasr": "0xE000EDA0", "ctrl": "0xE000ED94",
+       "ctrl_enable": hex(0b101)}  # ENABLE | PRIVDEFENA (the default map everywhere else)
+GUARD_BYTES = 1024
+
+
+def pmsav7_guards(stack_limit: int, arena_end: int) -> list[dict]:
+    """No-access MPU regions right below the stack and right past the arena: on the mps2 boards
+    those addresses read as zero / alias RAM instead of faulting, so an overflow would go unseen."""
+    size_field = GUARD_BYTES.bit_length() - 2  # region size = 2^(SIZE+1)
+    rasr = (1 << 28) | (0b000 << 24) | (size_field << 1) | 1  # XN, AP = no access, SIZE, ENABLE
+    out = []
+    for k, (what, base) in enumerate((("below the stack", stack_limit - GUARD_BYTES), ("past the arena", arena_end))):
+        if base % GUARD_BYTES:
+            raise ValueError(f"MPU guard {what} at {base:#x} is not {GUARD_BYTES}-byte aligned")
+        out.append({"region": k, "what": what, "base": hex(base), "size": GUARD_BYTES, "rasr": hex(rasr)})
+    return out
 SYSTICK_RELOAD = 0xFFFFFF
 SYSTICK = {"csr": "0xE000E010", "rvr": "0xE000E014", "cvr": "0xE000E018",
            "csr_enable": hex(0b111),  # ENABLE | TICKINT (count wraps) | CLKSOURCE = core clock
@@ -78,7 +95,8 @@ def generate_firmware(graph: Graph, target, prefix: str = "model",
         "stack_size": hex(stack), "arena_origin": hex(ram_end - arena_reserve),
         "weights_region": {"name": mem.weights.name, "origin": hex(mem.weights.origin), "size": hex(mem.weights.size)}
         if mem.weights else None,
-        "sys": SEMIHOSTING, "scb": SCB, "systick": SYSTICK, "enable_fpu": target.hard_float,
+        "sys": SEMIHOSTING, "scb": SCB, "systick": SYSTICK, "enable_fpu": target.hard_float, "mpu": MPU,
+        "mpu_guards": pmsav7_guards(mem.ram.origin, ram_end) if mem.pmsav7_guards else [],
         "paint_pattern": hex(PAINT_PATTERN), "paint_margin": 64, "fault_stack_words": 128,
         "fault_exit_code": FAULT_EXIT, "io_exit_code": IO_EXIT, "in_file": IN_FILE, "out_file": OUT_FILE,
         "calib_iterations": CALIB_ITERATIONS, "calib_instructions": 2 * CALIB_ITERATIONS,
