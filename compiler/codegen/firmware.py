@@ -58,11 +58,6 @@ def qemu_args(target) -> list[str]:
             "-semihosting-config", "enable=on,target=native", "-icount", "shift=0"]
 
 
-def instructions_per_tick(target) -> float:
-    """Under `-icount shift=0` one instruction takes 1 ns of virtual time."""
-    return 1e9 / target.clock_hz
-
-
 def _align(n: int, a: int) -> int:
     return (n + a - 1) // a * a
 
