@@ -129,3 +129,47 @@ def test_c_header_bit_exact(tmp_path):
     np.testing.assert_array_equal(got[:, 0], fp.multiply_by_quantized_multiplier(x, m, s))
     np.testing.assert_array_equal(got[:, 1], fp.saturating_rounding_doubling_high_mul(x, m))
     np.testing.assert_array_equal(got[:, 2], fp.rounding_divide_by_pot(x, np.minimum(np.abs(s), 31)))
+
+
+C_SOFTMAX_DRIVER = r"""
+#include <stdio.h>
+#include "convc_fixedpoint.h"
+int main(int argc, char **argv)
+{
+    FILE *f = fopen(argv[1], "rb"), *g = fopen(argv[2], "wb");
+    int32_t v, r[2];
+    (void)argc;
+    if (!f || !g) return 2;
+    while (fread(&v, sizeof v, 1, f) == 1) {
+        r[0] = convc_exp_on_negative_values(v < 0 ? v : -v);
+        r[1] = convc_one_over_one_plus_x(v < 0 ? (v == INT32_MIN ? INT32_MAX : -v) : v);
+        if (fwrite(r, sizeof r[0], 2, g) != 2) return 2;
+    }
+    fclose(f);
+    return fclose(g) != 0;
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a host C compiler (Debian package gcc)")
+def test_c_softmax_pieces_bit_exact(tmp_path):
+    """gemmlowp exp_on_negative_values and one_over_one_plus_x_for_x_in_0_1 (TFLM's int8 Softmax):
+    the header against the Python on 100k random operands and the boundaries."""
+    rng = np.random.default_rng(3)
+    v = np.concatenate([rng.integers(I32_MIN + 1, I32_MAX, 100_000), rng.integers(-(1 << 27), 1 << 27, 20_000),
+                        [0, 1, -1, I32_MAX, I32_MIN + 1, 1 << 24, -(1 << 24), (1 << 24) - 1]]).astype(np.int32)
+    (tmp_path / "drv.c").write_text(C_SOFTMAX_DRIVER)
+    exe = tmp_path / "drv"
+    subprocess.run(["cc", "-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-fsanitize=undefined",
+                    "-fno-sanitize-recover=all", f"-I{TEMPLATE_DIR}", "-o", str(exe), str(tmp_path / "drv.c")],
+                   check=True)
+    v.astype("<i4").tofile(tmp_path / "in.bin")
+    subprocess.run([str(exe), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")], check=True)
+    got = np.fromfile(tmp_path / "out.bin", "<i4").reshape(-1, 2)
+    neg = np.where(v < 0, v, -v.astype(np.int64))
+    pos = np.where(v < 0, -v.astype(np.int64), v)
+    np.testing.assert_array_equal(got[:, 0], fp.exp_on_negative_values(neg))
+    np.testing.assert_array_equal(got[:, 1], fp.one_over_one_plus_x_for_x_in_0_1(pos))
+    assert fp.exp_on_negative_values(0) == I32_MAX  # exp(0) = 1
+    assert abs(fp.exp_on_negative_values(-(1 << 26)) / 2 ** 31 - np.exp(-1)) < 1e-6  # exp(-1), input Q5.26
+    assert abs(fp.one_over_one_plus_x_for_x_in_0_1(1 << 30) / 2 ** 31 - 2 / 3) < 1e-6  # 1 / 1.5

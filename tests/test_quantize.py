@@ -273,23 +273,23 @@ def test_mul_concat_pad_pools(tmp_path):
 
 
 def test_mixed_precision_float_islands(tmp_path):
-    """Ops without an int8 kernel (Softmax, Div) stay float between Dequantize/Quantize; the result
-    lists them, and the mixed graph is still bit-exact between C and the oracle."""
+    """Ops without an int8 kernel (Div; Softmax over a non-innermost axis) stay float between
+    Dequantize/Quantize; the result lists them, and the int8 parts are bit-exact in C."""
     rng = np.random.default_rng(2)
     model = make([
         h.make_node("Conv", ["x", "w"], ["c"]),
         h.make_node("Div", ["c", "d"], ["q"]),
         h.make_node("Relu", ["q"], ["r"]),
         h.make_node("Flatten", ["r"], ["f"]),
-        h.make_node("Softmax", ["f"], ["y"], axis=1),
-    ], [vi("x", [1, 2, 4, 4])], [vi("y", [1, 48]), vi("f", [1, 48])],
+        h.make_node("Softmax", ["r"], ["y"], axis=1),
+    ], [vi("x", [1, 2, 4, 4])], [vi("y", [1, 3, 4, 4]), vi("f", [1, 48])],
         [const("w", rng.standard_normal((3, 2, 1, 1)).astype(np.float32)),
          const("d", np.float32(1.7))])
     res = _check_int8(_graph_of(model, tmp_path), tmp_path, float_outputs=("y",))
     assert [s.split(" ")[-1] for s in res.float_layers] == ["(Div)", "(Softmax)"]
     ops = [n.op for n in res.graph.nodes]
-    assert ops.count("DequantizeLinear") == 2 and ops.count("QuantizeLinear") == 2  # one DQ feeds Softmax and output f
-    assert ops[-1] == "Softmax" and ops.count("QLut") == 1  # the Relu after the float Div is int8 again
+    assert ops.count("DequantizeLinear") == 3 and ops.count("QuantizeLinear") == 2  # to Div, to Softmax, output f
+    assert "Softmax" in ops and ops.count("QLut") == 1  # the Relu after the float Div is int8 again
 
 
 @pytest.mark.skipif(any(__import__("shutil").which(t) is None for t in ("arm-none-eabi-gcc", "qemu-system-arm")),
@@ -309,3 +309,17 @@ def test_digits_int8_on_cortex_m(core):
     assert rep["memory"]["flash_bytes"] < 0.5 * fl["memory"]["flash_bytes"]
     assert rep["memory"]["arena_bytes"] * 4 == fl["memory"]["arena_bytes"]
     assert rep["instructions"] > 0
+
+
+def test_softmax_int8_c_bit_exact(tmp_path):
+    """Gemm → Softmax: the Softmax is TFLM's int8 kernel (scale 1/256, zero point −128), the C build
+    equals the integer oracle, probabilities within 2/256 of float."""
+    rng = np.random.default_rng(5)
+    model = make([h.make_node("Gemm", ["x", "w", "b"], ["z"], transB=1), h.make_node("Softmax", ["z"], ["y"])],
+                 [vi("x", [1, 40])], [vi("y", [1, 12])],
+                 [const("w", rng.standard_normal((12, 40)).astype(np.float32) * 0.3),
+                  const("b", rng.standard_normal(12).astype(np.float32))])
+    res = _check_int8(_graph_of(model, tmp_path), tmp_path, n_test=8, lsb=2)
+    sm = [n for n in res.graph.nodes if n.op == "QSoftmax"]
+    assert len(sm) == 1 and res.float_layers == []
+    assert res.graph.tensors[sm[0].outputs[0]].quant.scale[0] == np.float32(1 / 256)

@@ -196,3 +196,26 @@ def test_export_refuses_mixed_precision(tmp_path):
     with pytest.raises(UnsupportedError, match=r"layer '.*' \(Softmax\) runs in float"):
         write_qdq(res.graph, tmp_path / "out.onnx")
     assert not (tmp_path / "out.onnx").exists()
+
+
+def test_export_round_trip_softmax_and_luts(tmp_path):
+    from onnx import helper as h
+
+    from convc.compiler.quantize.rewrite import quantize_graph
+    from convc.runtime.data import sample
+    from models import const, make, vi
+
+    rng = np.random.default_rng(9)
+    model = make([h.make_node("Gemm", ["x", "w", "b"], ["z"], transB=1), h.make_node("HardSwish", ["z"], ["a"]),
+                  h.make_node("Sigmoid", ["a"], ["s"]), h.make_node("Softmax", ["s"], ["y"])],
+                 [vi("x", [1, 20])], [vi("y", [1, 8])],
+                 [const("w", rng.standard_normal((8, 20)).astype(np.float32)),
+                  const("b", rng.standard_normal(8).astype(np.float32))])
+    p = tmp_path / "m.onnx"
+    onnx.save(model, p)
+    g = load_and_optimize(p)
+    res = quantize_graph(g, random_data(g, 32, seed=1))
+    assert {"QSoftmax", "QLut"} <= {n.op for n in res.graph.nodes}
+    test = random_data(g, 8, seed=2)
+    frac, worst = _export_and_check(g, res, tmp_path / "q.onnx", [sample(test, i, g) for i in range(8)])
+    assert worst <= 2

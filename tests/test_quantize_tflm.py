@@ -152,3 +152,21 @@ def test_average_pool_matches_tflm(same):
                                              "count_include_pad": 0, "zp": zp})
     got = get_op("QAvgPool").reference(node, [x.transpose(0, 3, 1, 2)])[0]
     np.testing.assert_array_equal(got, want.transpose(0, 3, 1, 2))
+
+
+@pytest.mark.parametrize("s_in, depth", [(0.02, 10), (0.1, 37), (0.5, 100), (0.0039, 10), (1.3, 64)])
+def test_softmax_matches_tflm(s_in, depth):
+    """int8 SOFTMAX (gemmlowp exp / reciprocal, output 1/256, −128) bit for bit."""
+    from convc.compiler.quantize.fixedpoint import softmax_params
+
+    rng = np.random.default_rng(depth)
+    x = rng.integers(-128, 128, (16, depth)).astype(np.int8)
+    x[0] = 5  # a row of ties
+    s_in = f32(s_in)
+    opts = tfl.SoftmaxOptionsT()
+    opts.beta = 1.0
+    want = run_tflm(tfl.BuiltinOperator.SOFTMAX, tfl.BuiltinOptions.SoftmaxOptions, opts,
+                    [(x, me.Quantization(s_in, 3))], x.shape, me.Quantization(1 / 256, -128))
+    node = Node("sm", "QSoftmax", [], [], {**softmax_params(s_in), "depth": depth})
+    np.testing.assert_array_equal(get_op("QSoftmax").reference(node, [x])[0], want)
+    assert len(np.unique(want)) > 3

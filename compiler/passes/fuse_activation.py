@@ -22,6 +22,8 @@ def fuse_activation(graph: Graph) -> bool:
             continue
         if graph.tensors[act.inputs[0]].dtype not in ("float32", "float64"):
             continue
+        if graph.tensors[act.inputs[0]].quant is not None and act.op not in ("Relu", "Clip"):
+            continue  # a QDQ model quantizes between them: int8 keeps them apart (a lookup table)
         prod.attrs["activation"] = {"op": act.op, **act.attrs}
         absorb(graph, prod, act)
         producers = graph.producers()

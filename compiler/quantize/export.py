@@ -130,6 +130,11 @@ class _Exporter:
                 else:
                     self.node(op, [self.dq(n.inputs[0])], [f], n.name, **spec)
                 self.quantize_to(f, y, n.name)
+            elif n.op == "QSoftmax":
+                if n.attrs["depth"] != q.tensors[n.inputs[0]].shape[-1]:
+                    raise UnsupportedError(f"QDQ export: Softmax '{n.name}' over a flattened tail is not supported")
+                self.node("Softmax", [self.dq(n.inputs[0])], [f], n.name, axis=-1)
+                self.quantize_to(f, y, n.name)
             elif n.op == "QRequantize":
                 self.quantize_to(self.dq(n.inputs[0]), y, n.name)
             elif n.op in INT8_DIRECT and q.tensors[y].dtype == "int8":

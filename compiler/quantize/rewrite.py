@@ -29,7 +29,7 @@ from .fixedpoint import quantize_multiplier, quantize_multipliers, round_half_aw
 
 CLAMP_ACTS = ("Relu", "Clip")
 LUT_OPS = ("Relu", "Clip", "LeakyRelu", "HardSwish", "HardSigmoid", "Sigmoid", "Tanh")
-FIXED_OUTPUT = {"Sigmoid": (1.0 / 256, -128), "Tanh": (1.0 / 128, 0)}
+FIXED_OUTPUT = {"Sigmoid": (1.0 / 256, -128), "Tanh": (1.0 / 128, 0), "Softmax": (1.0 / 256, -128)}
 PASS_THROUGH = ("Reshape", "Transpose", "Identity", "MaxPool", "GlobalMaxPool", "Pad")
 
 
@@ -449,6 +449,26 @@ class _Rewriter:
         return True
 
     _relu = _clip = _leakyrelu = _hardswish = _hardsigmoid = _sigmoid = _tanh = _lut
+
+    def _softmax(self, n: Node) -> bool:
+        """TFLM int8 Softmax over a contiguous innermost block (the last axis, or opset < 13's
+        flattened tail); other axes stay float."""
+        from .fixedpoint import softmax_params
+
+        shape, ax = self.g.tensors[n.inputs[0]].shape, n.attrs["axis"]
+        if not n.attrs.get("coerce_2d") and ax != len(shape) - 1:
+            return False
+        depth = int(np.prod(shape[ax:], dtype=np.int64))
+        xq = self.get_q(n.inputs[0])
+        s_in, _ = self.qp[xq]
+        try:
+            params = softmax_params(s_in)
+        except ValueError:
+            return False
+        s_out, zp_out = FIXED_OUTPUT["Softmax"]
+        yq = self.new_int8(n.outputs[0], s_out, zp_out)
+        self.emit("QSoftmax", [xq], [yq], {**params, "depth": depth}, n.name)
+        return True
 
 
 def get_op_requant(attrs: dict, x_shape, s_in: float, s_out: float):
