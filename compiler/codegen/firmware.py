@@ -22,6 +22,8 @@ IN_FILE, OUT_FILE = "convc_in.bin", "convc_out.bin"
 FAULT_EXIT, IO_EXIT = 3, 2
 CALIB_ITERATIONS = 100_000  # `subs; bne` loop: two instructions per iteration
 PAINT_PATTERN = 0xA5A5A5A5
+PAINT_MARGIN = 64  # bytes left unpainted below the painting function's own stack pointer
+FAULT_STACK_WORDS = 128  # the fault handler's private stack (the fault may be a stack overflow)
 BUILD_TIMEOUT_S = 600
 
 # ARM semihosting (ARM IHI 0033): operation numbers, fopen modes, exit reason
@@ -92,7 +94,7 @@ def generate_firmware(graph: Graph, target, prefix: str = "model",
         if mem.weights else None,
         "sys": SEMIHOSTING, "scb": SCB, "systick": SYSTICK, "enable_fpu": target.hard_float, "mpu": MPU,
         "mpu_guards": pmsav7_guards(mem.ram.origin, ram_end) if mem.pmsav7_guards else [],
-        "paint_pattern": hex(PAINT_PATTERN), "paint_margin": 64, "fault_stack_words": 128,
+        "paint_pattern": hex(PAINT_PATTERN), "paint_margin": PAINT_MARGIN, "fault_stack_words": FAULT_STACK_WORDS,
         "fault_exit_code": FAULT_EXIT, "io_exit_code": IO_EXIT, "in_file": IN_FILE, "out_file": OUT_FILE,
         "calib_iterations": CALIB_ITERATIONS, "calib_instructions": 2 * CALIB_ITERATIONS,
         "inputs": [_io(t) for t in cm.meta["inputs"]], "outputs": [_io(t) for t in cm.meta["outputs"]],
