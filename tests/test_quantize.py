@@ -323,3 +323,17 @@ def test_softmax_int8_c_bit_exact(tmp_path):
     sm = [n for n in res.graph.nodes if n.op == "QSoftmax"]
     assert len(sm) == 1 and res.float_layers == []
     assert res.graph.tensors[sm[0].outputs[0]].quant.scale[0] == np.float32(1 / 256)
+
+
+def test_conv1d_avgpool1d_and_batch(tmp_path):
+    """1-D Conv (strided, padded, dilated, grouped) and 1-D AveragePool on a batch of 2."""
+    rng = np.random.default_rng(11)
+    model = make([h.make_node("Conv", ["x", "w", "b"], ["c"], pads=[2, 1], strides=[2], dilations=[2], group=2),
+                  h.make_node("Relu", ["c"], ["r"]),
+                  h.make_node("AveragePool", ["r"], ["a"], kernel_shape=[3], pads=[1, 1], strides=[2]),
+                  h.make_node("Mul", ["a", "a"], ["y"])],
+                 [vi("x", [2, 4, 17])], [vi("y", [2, 6, 4])],
+                 [const("w", rng.standard_normal((6, 2, 3)).astype(np.float32)),
+                  const("b", rng.standard_normal(6).astype(np.float32))])
+    res = _check_int8(_graph_of(model, tmp_path), tmp_path, lsb=3)
+    assert res.float_layers == [] and {"QConv", "QAvgPool", "QMul"} <= {n.op for n in res.graph.nodes}
