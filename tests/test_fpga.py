@@ -224,6 +224,26 @@ def test_conv_transpose(tmp_path):
     assert [o["mismatches"] for o in rep["outputs"]] == [0, 0]
 
 
+def test_broadcast_binary_ops_with_constants(tmp_path):
+    """Squeeze-excitation style Mul with broadcasting, Sub / Mul / Add with constant and rank-1 operands."""
+    rng = np.random.default_rng(0)
+    nodes = [h.make_node("GlobalAveragePool", ["x"], ["g"], name="gap"),
+             h.make_node("Sigmoid", ["g"], ["s"], name="sig"),
+             h.make_node("Mul", ["x", "s"], ["m"], name="scale"),
+             h.make_node("Sub", ["m", "c"], ["d"], name="sub_const"),
+             h.make_node("Mul", ["k", "d"], ["e"], name="mul_const"),
+             h.make_node("Add", ["e", "x2"], ["y"], name="add_bcast")]
+    m = make(nodes, [vi("x", [1, 4, 5, 5]), vi("x2", [5])], [vi("y", [1, 4, 5, 5])],
+             [const("c", (rng.standard_normal((4, 1, 1)) * 0.5).astype(np.float32)), const("k", np.float32(1.5))])
+    onnx.save(m, tmp_path / "bin.onnx")
+    for prec in ("fixed<16,6>", "fixed<10,3>"):
+        rep = validate_fpga(str(tmp_path / "bin.onnx"), samples=6, precision=prec)
+        assert rep["outputs"][0]["mismatches"] == 0 and rep["outputs"][0]["sqnr_db"] > 40
+        rows = {r["layer"]: r for r in rep["fpga"]["layers"]}
+        w = int(prec.split("<")[1].split(",")[0])
+        assert rows["sub_const"]["weight_bits"] == 4 * w and rows["mul_const"]["weight_bits"] == w
+
+
 def test_table_activations(tmp_path):
     """Sigmoid, Tanh, HardSwish, HardSigmoid as 1024-entry tables over the input format: bit-exact,
     and within the table's resolution of ONNX Runtime."""

@@ -91,7 +91,9 @@ class _Ctx:
         sym = self.unique(f"{self.prefix}_{role}{len(self.weights)}_{cfmt.sanitize(L.node.name, 24)}")
         fmt = {"w": f"weights {L.weight_fmt.short() if L.weight_fmt else ''}",
                "b": f"bias at F={L.acc.F if L.acc else 0}", "recip": "reciprocals of the window sizes",
-               "lut": f"{L.node.op} table, {L.out_fmt.short()}", "exp": "exp(-d) table, F=16"}.get(role, role)
+               "lut": f"{L.node.op} table, {L.out_fmt.short()}", "exp": "exp(-d) table, F=16",
+               "k0": f"constant operand {L.weight_fmt.short() if L.weight_fmt else ''}",
+               "k1": f"constant operand {L.weight_fmt.short() if L.weight_fmt else ''}"}.get(role, role)
         self.weights.append({"sym": sym, "ctype": ctype, "size": max(int(data.size), 1),
                              "body": "    " + cfmt.array_body(np.ravel(data).astype(np.int64), dtype),
                              "comment": cfmt.comment(f"{L.node.name}: {fmt}"), "bits": int(data.size) * _bits(ctype)})
@@ -184,12 +186,19 @@ def _gmp(L, ctx, reuse):
                                "init": lit(L.p["init"])})
 
 
-@emits("Add")
-def _add(L, ctx, reuse):
+@emits("Add", "Sub", "Mul")
+def _binary(L, ctx, reuse):
+    from ..ops.common import index_expr, loop_nest
+
+    p = L.p
+    ln = loop_nest(p["out_shape"], [o["shape"] for o in p["ops"]])
     terms = []
-    for j, s in enumerate((L.p["sa"], L.p["sb"])):
-        terms.append(f"convc_fx_shl(x{j}[i], {s})" if s else f"(int64_t)x{j}[i]")
-    return Emit("add", {"size": L.p["size"], "sum": " + ".join(terms), "store": c_convert("v", L.p["F"], L.out_fmt)})
+    for o, st, sh in zip(p["ops"], ln["istrides"], p["shifts"]):
+        arr = ctx.const(L, o["const"]) if "const" in o else f"x{o['arg']}"
+        v = f"(int64_t){arr}[{index_expr('i', st)}]"
+        terms.append(f"convc_fx_shl({v}, {sh})" if sh else v)
+    op = {"Add": " + ", "Sub": " - ", "Mul": " * "}[L.node.op]
+    return Emit("nest", {"dims": ln["dims"], "value": c_convert(op.join(terms), p["F"], L.out_fmt)})
 
 
 @emits("Relu", "Clip", "LeakyRelu")

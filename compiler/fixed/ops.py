@@ -72,12 +72,17 @@ class Layer:
     weight_fmt: Fixed | None = None
     macs: int = 0
     node_out_shape: tuple[int, ...] = ()
+    weight_tensor: str | None = None  # the constant input quantized with weight_fmt
 
 
 class FxOp:
     name = ""
     passthrough = False  # output format = input 0's format (no requantization)
-    has_weights = False
+    has_weights = False  # a constant input takes the layer's weight format (`weight_input`)
+    accumulates = False  # a multiply-accumulate layer: its accumulator may be set in the config file
+
+    def weight_input(self, node: Node, graph: Graph) -> str | None:
+        return node.inputs[1] if self.has_weights else None
 
     def lower(self, node: Node, graph: Graph, in_fmts: list[Fixed], out_fmt: Fixed,
               weight_fmt: Fixed | None) -> Layer:
@@ -206,6 +211,7 @@ def bias_bits(b: np.ndarray, F: int) -> int:
 class ConvFx(FxOp):
     name = "Conv"
     has_weights = True
+    accumulates = True
 
     def lower(self, node, graph, in_fmts, out_fmt, weight_fmt, accum=None):
         x = graph.tensors[node.inputs[0]]
@@ -280,6 +286,7 @@ class ConvTransposeFx(FxOp):
 
     name = "ConvTranspose"
     has_weights = True
+    accumulates = True
 
     def lower(self, node, graph, in_fmts, out_fmt, weight_fmt, accum=None):
         if accum is not None:
@@ -342,6 +349,7 @@ class ConvTransposeFx(FxOp):
 
 class _DenseFx(FxOp):
     has_weights = True
+    accumulates = True
 
     def weights(self, node, graph) -> tuple[np.ndarray, np.ndarray | None]:
         """(W as [n, k] so that y[i, j] = Σ_p x[i, p] · W[j, p], bias [n] or None), in float."""
@@ -414,27 +422,83 @@ class MatMulFx(_DenseFx):
 
 # ---- element-wise and data movement ------------------------------------------------------------
 
-@fx_op
-class AddFx(FxOp):
-    name = "Add"
+class _BinaryFx(FxOp):
+    """Element-wise Add / Sub / Mul with numpy broadcasting; an operand may be a constant, quantized
+    with the layer's weight format. Add/Sub align both operands exactly to max(F_a, F_b) fractional
+    bits; Mul keeps F_a + F_b; then the result is converted to the output format."""
+
+    has_weights = True  # a constant operand, if any, takes the weight format
+
+    def weight_input(self, node, graph):
+        return next((i for i in node.inputs if i and graph.tensors[i].is_const), None)
 
     def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
-        a, b = (graph.tensors[i] for i in node.inputs)
-        if a.is_const or b.is_const or tuple(a.shape) != tuple(b.shape):
-            raise UnsupportedError(f"node '{node.name}' (Add): the fixed-point target adds two computed tensors of the "
-                                   f"same shape (got {list(a.shape)} and {list(b.shape)})")
-        F = max(in_fmts[0].F, in_fmts[1].F)
-        if max(f.W + F - f.F for f in in_fmts) + 2 > 63:
-            raise UnsupportedError(f"node '{node.name}' (Add): aligning {in_fmts[0].short()} and {in_fmts[1].short()} "
-                                   f"exceeds 64-bit arithmetic")
-        L = Layer(node, self, in_fmts, out_fmt)
-        L.p = {"size": a.size, "F": F, "sa": F - in_fmts[0].F, "sb": F - in_fmts[1].F}
+        y = graph.tensors[node.outputs[0]]
+        computed = iter(in_fmts)
+        ops, k = [], 0
+        for i in node.inputs:
+            t = graph.tensors[i]
+            if t.is_const:
+                ops.append({"const": f"k{len(ops)}", "fmt": weight_fmt, "shape": tuple(t.shape)})
+            else:
+                ops.append({"arg": k, "fmt": next(computed), "shape": tuple(t.shape)})
+                k += 1
+        fa, fb = ops[0]["fmt"], ops[1]["fmt"]
+        if self.name == "Mul":
+            F, shifts, bits = fa.F + fb.F, [0, 0], fa.W + fb.W + 1
+        else:
+            F = max(fa.F, fb.F)
+            shifts = [F - fa.F, F - fb.F]
+            bits = max(fa.W + shifts[0], fb.W + shifts[1]) + 2
+        if bits > 63:
+            raise UnsupportedError(f"node '{node.name}' ({node.op}): {fa.short()} and {fb.short()} exceed 64-bit arithmetic")
+        L = Layer(node, self, in_fmts, out_fmt, weight_fmt=weight_fmt)
+        L.p = {"F": F, "shifts": shifts, "ops": ops, "out_shape": tuple(y.shape)}
+        for o in ops:
+            if "const" in o:
+                L.consts[o["const"]] = (quantize(graph.tensors[node.inputs[ops.index(o)]].data, weight_fmt), weight_fmt.ctype)
         return L
+
+    def combine(self, a, b):
+        raise NotImplementedError
 
     def simulate(self, L, ins):
         p = L.p
-        v = shift_round(ins[0], -p["sa"], "trn") + shift_round(ins[1], -p["sb"], "trn")
+        S = ins[0].shape[0]
+        r = len(p["out_shape"])
+        vals = []
+        for o, sh in zip(p["ops"], p["shifts"]):
+            if "const" in o:
+                v = L.consts[o["const"]][0].astype(np.int64).reshape((1,) * (r - len(o["shape"])) + o["shape"])
+            else:
+                v = ins[o["arg"]].reshape((S,) + (1,) * (r - len(o["shape"])) + o["shape"])
+            vals.append(shift_round(v, -sh, "trn"))
+        v = np.broadcast_to(self.combine(vals[0], vals[1]), (S, *p["out_shape"]))
         return _conv_out(v, p["F"], L.out_fmt)
+
+
+@fx_op
+class AddFx(_BinaryFx):
+    name = "Add"
+
+    def combine(self, a, b):
+        return a + b
+
+
+@fx_op
+class SubFx(_BinaryFx):
+    name = "Sub"
+
+    def combine(self, a, b):
+        return a - b
+
+
+@fx_op
+class MulFx(_BinaryFx):
+    name = "Mul"
+
+    def combine(self, a, b):
+        return a * b
 
 
 @fx_op

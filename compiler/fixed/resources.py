@@ -27,9 +27,12 @@ def layer_costs(plan: FixedPlan) -> list[dict]:
     rows = []
     for L in plan.layers:
         c = L.kind.cost(L, R)
-        wbits = 0
-        if "w" in L.consts and L.weight_fmt is not None:
-            wbits = int(L.consts["w"][0].size) * L.weight_fmt.W + int(L.consts["b"][0].size) * L.acc.W
+        wbits = 0  # weights (and constant operands) at the weight format, biases at the accumulator's width
+        for role, (data, _) in L.consts.items():
+            if role == "b":
+                wbits += int(data.size) * L.acc.W
+            elif role == "w" or role.startswith("k"):
+                wbits += int(data.size) * L.weight_fmt.W
         bram = 0 if R == 1 or wbits == 0 else math.ceil(wbits / BRAM18K_BITS)
         rows.append({"layer": L.node.name, "op": L.node.op + (f"+{L.node.attrs['activation']['op']}"
                                                                if L.node.attrs.get("activation") else ""),
