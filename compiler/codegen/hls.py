@@ -88,7 +88,7 @@ class _Ctx:
     def const(self, L: Layer, role: str) -> str:
         data, ctype = L.consts[role]
         dtype = ctype.replace("_t", "")
-        sym = self.unique(f"{self.prefix}_{role}{len(self.weights)}_{cfmt.sanitize(L.node.name, 24)}")
+        sym = self.unique(f"{self.prefix}_{role}_{cfmt.sanitize(L.node.name, 24)}")
         fmt = {"w": f"weights {L.weight_fmt.short() if L.weight_fmt else ''}",
                "b": f"bias at F={L.acc.F if L.acc else 0}", "recip": "reciprocals of the window sizes",
                "lut": f"{L.node.op} table, {L.out_fmt.short()}", "exp": "exp(-d) table, F=16",

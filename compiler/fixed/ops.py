@@ -15,7 +15,8 @@ Arithmetic, per layer kind (every value is an integer with a known number of fra
                         (cannot overflow); fused Relu / Clip act on acc; LeakyRelu multiplies
                         negative acc by alpha (16 fractional bits, round half up); then acc is
                         converted to the output format (its rounding and overflow modes).
-  Add                   both operands aligned to max(F_a, F_b) exactly, summed, converted.
+  Add / Sub / Mul       (broadcasting; a constant operand takes the weight format) Add/Sub align both
+                        operands exactly to max(F_a, F_b), Mul keeps F_a + F_b; then converted.
   Concat                each input converted to the output format.
   AveragePool /         sum of the window (exact), times round(2^R / n) with R = 16 + ceil(log2 n_max),
   GlobalAveragePool     converted from F_x + R fractional bits: the reciprocal's relative error is
