@@ -244,6 +244,31 @@ def test_broadcast_binary_ops_with_constants(tmp_path):
         assert rows["sub_const"]["weight_bits"] == 4 * w and rows["mul_const"]["weight_bits"] == w
 
 
+def test_data_movement_ops(tmp_path):
+    """Resize (nearest), Slice, Gather, Tile, Expand: copies through source-index tables, exact; Resize in
+    linear mode is refused with a clear error."""
+    nodes = [h.make_node("Resize", ["x", "", "scales"], ["r"], name="up", mode="nearest"),
+             h.make_node("Slice", ["r", "st", "en", "ax"], ["s"], name="slice"),
+             h.make_node("Gather", ["s", "gi"], ["g"], name="gather", axis=1),
+             h.make_node("Tile", ["g", "rep"], ["t"], name="tile"),
+             h.make_node("Expand", ["x2", "eshape"], ["e"], name="expand")]
+    inits = [const("scales", np.array([1, 1, 2, 2], np.float32)), const("st", np.array([1, 0], np.int64)),
+             const("en", np.array([7, 9], np.int64)), const("ax", np.array([2, 3], np.int64)),
+             const("gi", np.array([2, 0, 2], np.int64)), const("rep", np.array([1, 1, 1, 2], np.int64)),
+             const("eshape", np.array([1, 3, 2, 4], np.int64))]
+    m = make(nodes, [vi("x", [1, 3, 4, 5]), vi("x2", [1, 3, 1, 1])], [vi("t", [1, 3, 6, 18]), vi("e", [1, 3, 2, 4])], inits)
+    onnx.save(m, tmp_path / "g.onnx")
+    rep = validate_fpga(str(tmp_path / "g.onnx"), samples=4)
+    # pure copies: the only error is the input's quantization (half an lsb of fixed<16,6>)
+    assert [o["mismatches"] for o in rep["outputs"]] == [0, 0]
+    assert all(o["max_abs_err"] <= 2 ** -11 for o in rep["outputs"])
+    m2 = make([h.make_node("Resize", ["x", "", "scales"], ["y"], name="up_lin", mode="linear")], [vi("x", [1, 3, 4, 5])],
+              [vi("y", [1, 3, 8, 10])], inits[:1])
+    onnx.save(m2, tmp_path / "lin.onnx")
+    with pytest.raises(UnsupportedError, match=r"node 'up_lin' \(Resize\): mode linear"):
+        assign(load_and_optimize(tmp_path / "lin.onnx"), FixedOptions())
+
+
 def test_table_activations(tmp_path):
     """Sigmoid, Tanh, HardSwish, HardSigmoid as 1024-entry tables over the input format: bit-exact,
     and within the table's resolution of ONNX Runtime."""

@@ -92,6 +92,7 @@ class _Ctx:
         fmt = {"w": f"weights {L.weight_fmt.short() if L.weight_fmt else ''}",
                "b": f"bias at F={L.acc.F if L.acc else 0}", "recip": "reciprocals of the window sizes",
                "lut": f"{L.node.op} table, {L.out_fmt.short()}", "exp": "exp(-d) table, F=16",
+               "src": "source index of every output element",
                "k0": f"constant operand {L.weight_fmt.short() if L.weight_fmt else ''}",
                "k1": f"constant operand {L.weight_fmt.short() if L.weight_fmt else ''}"}.get(role, role)
         self.weights.append({"sym": sym, "ctype": ctype, "size": max(int(data.size), 1),
@@ -218,6 +219,11 @@ def _softmax(L, ctx, reuse):
     return Emit("softmax", {"outer": p["outer"], "n": p["n"], "inner": p["inner"], "row": p["n"] * p["inner"], "shift": p["shift"], "last": p["last"],
                             "scale": lit(p["scale"]), "exp": ctx.const(L, "exp"), "ctype": L.in_fmts[0].ctype,
                             "div": f"convc_fx_div_{L.out_fmt.rounding}", "store": c_convert("v", L.out_fmt.F, L.out_fmt)})
+
+
+@emits("Slice", "Gather", "Expand", "Tile", "Resize")
+def _gather(L, ctx, reuse):
+    return Emit("gather", {"size": L.p["size"], "src": ctx.const(L, "src")})
 
 
 @emits("Concat")

@@ -25,6 +25,7 @@ Arithmetic, per layer kind (every value is an integer with a known number of fra
                         the output keeps the input's format.
   Sigmoid, Tanh, HardSigmoid, HardSwish (unfused): a lookup table over the input format (_LutFx).
   Softmax               an exp table on max − x, an exact sum, one rounded integer division (SoftmaxFx).
+  Slice, Gather, Expand, Tile, Resize (nearest): a copy through a source-index table (_GatherFx).
 """
 from __future__ import annotations
 
@@ -589,6 +590,62 @@ class PadFx(_PassFx):
         r = len(L.p["dims"])
         widths = [(0, 0)] + [(L.p["pads"][i], L.p["pads"][r + i]) for i in range(r)]
         return np.pad(ins[0], widths, constant_values=L.p["value"]), 0
+
+
+class _GatherFx(_PassFx):
+    """Pure data movement (Slice, Gather with constant indices, Expand, Tile, Resize in nearest mode):
+    the float op's own reference, run on a tensor of element indices, gives the source index of every
+    output element; the layer copies through that table (the output keeps the input's format)."""
+
+    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
+        x = graph.tensors[node.inputs[0]]
+        if any(i and not graph.tensors[i].is_const for i in node.inputs[1:]):
+            raise UnsupportedError(f"node '{node.name}' ({node.op}): only the first input may be computed")
+        self.check(node)
+        idx = np.arange(x.size, dtype=np.float64).reshape(x.shape)
+        rest = [graph.tensors[i].data if i else None for i in node.inputs[1:]]
+        src = np.asarray(get_op(node.op).reference(node, [idx, *rest])[0])
+        L = Layer(node, self, in_fmts, out_fmt)
+        L.p = {"size": int(src.size), "in_size": x.size}
+        L.consts = {"src": (src.astype(np.int64).ravel(), "int32_t")}
+        return L
+
+    def check(self, node):
+        pass
+
+    def simulate(self, L, ins):
+        S = ins[0].shape[0]
+        return ins[0].reshape(S, -1)[:, L.consts["src"][0]].reshape((S, *L.node_out_shape)), 0
+
+
+@fx_op
+class SliceFx(_GatherFx):
+    name = "Slice"
+
+
+@fx_op
+class GatherFx(_GatherFx):
+    name = "Gather"
+
+
+@fx_op
+class ExpandFx(_GatherFx):
+    name = "Expand"
+
+
+@fx_op
+class TileFx(_GatherFx):
+    name = "Tile"
+
+
+@fx_op
+class ResizeFx(_GatherFx):
+    name = "Resize"
+
+    def check(self, node):
+        if node.attrs["mode"] != "nearest":
+            raise UnsupportedError(f"node '{node.name}' (Resize): mode {node.attrs['mode']} has no fixed-point "
+                                   f"implementation (nearest does)")
 
 
 class _ElementwiseActFx(_PassFx):
