@@ -36,7 +36,8 @@ def make_plan(graph: Graph, precision: str | None = None, rounding: str = "rnd",
 
 
 def overflow_message(f: dict) -> str:
-    return (f"layer '{f['layer']}' ({f['op']}): calibrated {f['what']} range [{f['range'][0]:.4g}, {f['range'][1]:.4g}] "
+    what = f["what"] if f["what"] == "weights" else f"calibrated {f['what']}"
+    return (f"layer '{f['layer']}' ({f['op']}): {what} range [{f['range'][0]:.4g}, {f['range'][1]:.4g}] "
             f"exceeds {f['format']} [{f['representable'][0]:.4g}, {f['representable'][1]:.4g}]")
 
 
