@@ -16,6 +16,9 @@ Latency is the median of N single inferences after a warm-up, batch 1, one threa
 Memory: convc's planned arena (the planner's peak) vs the sum of all activation tensors (what an
 allocator without reuse needs) vs the weights that ship. ORT's memory is not measured (see README).
 
+  * TVM untuned: convc's x86 TVM build (default schedules), timed inside TVM by the Relax VM's
+    ``time_evaluator``, one thread. (TVM tuned is not here yet: MetaSchedule does not run with the
+    installed TVM, see README.)
 More runtimes: append a ``Runner`` to ``RUNNERS``; the first runner is the baseline of the ratio
 columns. A runner returns ``Timing(us=None, reason=...)`` when it cannot run a network.
 """
@@ -39,6 +42,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
+os.environ.setdefault("TVM_NUM_THREADS", "1")  # TVM reads it when it loads: one thread, as ORT and C
 
 import onnx  # noqa: E402
 
@@ -317,7 +321,44 @@ class ConvcCRunner(Runner):
         return Timing(st["median_us"], extra=st, outputs={k: v.copy() for k, v in outs.items()})
 
 
-RUNNERS: list[type[Runner]] = [OrtRunner, ConvcCRunner]  # first = baseline of the ratio columns
+class TvmUntunedRunner(Runner):
+    """convc's TVM x86 build (default schedules, no tuning), timed inside TVM: the Relax VM's
+    `time_evaluator` calls `main` `repeat` times in C++ (one sample each), one thread
+    (TVM_NUM_THREADS=1, set before TVM loads)."""
+
+    key, label, short = "tvm_untuned", "TVM untuned", "TVM"
+
+    def version(self) -> str:
+        import tvm
+
+        from convc.targets import get_target
+        from convc.targets.tvm import resolve_tvm_target
+
+        tt = resolve_tvm_target(get_target("x86"))
+        return f"apache-tvm {tvm.__version__}, target llvm -mcpu={tt['mcpu']}, {os.environ.get('TVM_NUM_THREADS')} thread"
+
+    def time(self, net: Net, repeat: int) -> Timing:
+        import tvm
+
+        from convc.runtime.artifacts import load_artifact
+
+        t0 = time.perf_counter()
+        try:
+            out = compile_graph(net.graph, "x86", net.build_dir.parent / f"{net.name}-x86").out_dir
+        except ConvcError as e:
+            return Timing(None, f"TVM build failed: {str(e).splitlines()[0][:160]}")
+        build_s = time.perf_counter() - t0
+        art = load_artifact(out)
+        outs = art.run(net.feed)
+        args = [tvm.runtime.tensor(np.ascontiguousarray(net.feed[s["name"]], dtype=s["dtype"])) for s in art.meta["inputs"]]
+        art.vm["main"](*args)  # warm-up
+        res = art.vm.time_evaluator("main", art.dev, number=1, repeat=repeat + _warmup_count(repeat))(*args)
+        st = _stats_us(np.asarray(res.results[_warmup_count(repeat):]) * 1e9)
+        st["build_s"] = round(build_s, 2)
+        return Timing(st["median_us"], extra=st, outputs=outs)
+
+
+RUNNERS: list[type[Runner]] = [OrtRunner, ConvcCRunner, TvmUntunedRunner]  # first = baseline of the ratio columns
 
 
 # --------------------------------------------------------------------------------------------------
