@@ -219,3 +219,39 @@ def test_export_round_trip_softmax_and_luts(tmp_path):
     test = random_data(g, 8, seed=2)
     frac, worst = _export_and_check(g, res, tmp_path / "q.onnx", [sample(test, i, g) for i in range(8)])
     assert worst <= 2
+
+
+@pytest.mark.parametrize("zp_dtype", [np.uint8, np.int8])
+def test_quantize_dequantize_ops_match_onnxruntime(zp_dtype, tmp_path):
+    """Standalone QuantizeLinear (its int8/uint8 output is a graph output) and a Q→DQ pair, in C,
+    against ONNX Runtime (random reals: no exact ties, where ONNX rounds to even and TFLM away)."""
+    from onnx import TensorProto as TP
+    from onnx import helper as h
+
+    from convc.compiler.driver import compile_graph
+    from convc.runtime.host import HostModel
+    from models import const, make, vi
+
+    zp = np.array(130 if zp_dtype == np.uint8 else -7, zp_dtype)
+    model = make([h.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+                  h.make_node("QuantizeLinear", ["x", "s", "z"], ["q2"]),
+                  h.make_node("DequantizeLinear", ["q2", "s", "z"], ["y"])],
+                 [vi("x", [1, 3, 50])], [vi("q", [1, 3, 50], TP.UINT8 if zp_dtype == np.uint8 else TP.INT8),
+                                         vi("y", [1, 3, 50])],
+                 [const("s", np.float32(0.037)), const("z", zp)])
+    p = tmp_path / "m.onnx"
+    onnx.save(model, p)
+    g = load_and_optimize(p)
+    assert g.tensors["q"].dtype == np.dtype(zp_dtype).name
+    from convc.compiler.quantize.pipeline import quantize_model
+
+    q = quantize_model(g, "int8", None).graph  # the Q→DQ pair made x's parameters known
+    c = compile_graph(q, "c", tmp_path / "b")
+    hm = HostModel(c.out_dir)
+    sess = ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
+    x = (np.random.default_rng(0).standard_normal((1, 3, 50)) * 4).astype(np.float32)
+    got = hm.run({"x": x})
+    want = dict(zip(["q", "y"], sess.run(None, {"x": x})))
+    np.testing.assert_array_equal(got["q"], want["q"])
+    np.testing.assert_array_equal(got["y"], want["y"])
+    assert got["q"].dtype == zp_dtype and len(np.unique(got["q"])) > 50

@@ -24,6 +24,8 @@ def fold_qdq(graph: Graph) -> bool:
             if (np.float32(q.attrs["scale"]), q.attrs["zero_point"]) != (np.float32(dq.attrs["scale"]),
                                                                            dq.attrs["zero_point"]):
                 continue
+            if graph.tensors[qt].dtype not in ("int8", "uint8"):
+                continue
             _fold_pair(graph, q, dq, producers, consumers)
             changed = True
             break
@@ -33,10 +35,11 @@ def fold_qdq(graph: Graph) -> bool:
 
 def _fold_pair(graph: Graph, q, dq, producers, consumers) -> None:
     x, y = q.inputs[0], dq.outputs[0]
-    params = QuantParams(np.array([q.attrs["scale"]], np.float32), np.array([q.attrs["zero_point"]], np.int32))
+    zp = q.attrs["zero_point"] - (128 if q.attrs.get("dtype") == "uint8" else 0)  # int8 domain, same reals
+    params = QuantParams(np.array([q.attrs["scale"]], np.float32), np.array([zp], np.int32))
     old = graph.tensors[x].quant
     if old is not None and (np.float32(np.ravel(old.scale)[0]), int(np.ravel(old.zero_point)[0])) != (
-            np.float32(q.attrs["scale"]), q.attrs["zero_point"]):
+            np.float32(q.attrs["scale"]), zp):
         # x already has int8 parameters: this pair requantizes it (e.g. a Concat input brought to the
         # output's scale). Keep that as an Identity whose output carries the new parameters.
         i = graph.nodes.index(dq)
@@ -45,6 +48,7 @@ def _fold_pair(graph: Graph, q, dq, producers, consumers) -> None:
         del graph.tensors[q.outputs[0]]
         graph.tensors[y].quant = params
         return
+    pos = graph.nodes.index(dq) - 1  # where the pair's second node lands once both are gone
     graph.nodes = [n for n in graph.nodes if n is not q and n is not dq]
     del graph.tensors[q.outputs[0]]
     prod = producers.get(x)
@@ -54,10 +58,13 @@ def _fold_pair(graph: Graph, q, dq, producers, consumers) -> None:
         prod.outputs = [y if o == x else o for o in prod.outputs]
         del graph.tensors[x]
         keep = y
+    elif y in graph.outputs:  # x cannot take the output's name (a graph input, or read elsewhere)
+        graph.nodes.insert(pos, Node(dq.name, "Identity", [x], [y]))
+        graph.tensors[y].quant = params
+        keep = x
     else:
         for n in graph.nodes:
             n.inputs = [x if i == y else i for i in n.inputs]
-        graph.outputs = [x if o == y else o for o in graph.outputs]
         del graph.tensors[y]
         keep = x
     graph.tensors[keep].quant = params

@@ -381,8 +381,11 @@ class _Rewriter:
 
     def _pass_through(self, n: Node) -> bool:
         x = n.inputs[0]
-        if x not in self.i8 or len([o for o in n.outputs if o]) != 1:
-            return False  # only where int8 already flows: no extra quantize for a reshape
+        if len([o for o in n.outputs if o]) != 1:
+            return False
+        if x not in self.i8 and not (n.op == "Identity" and self.g.tensors[n.outputs[0]].quant is not None):
+            return False  # only where int8 already flows (or a QDQ model asks for it): no extra quantize
+        self.get_q(x)
         if n.op == "Pad" and n.attrs.get("mode") == "constant" and len(n.inputs) == 1:
             pass
         elif n.op == "Pad" or any(i for i in n.inputs[1:]):
