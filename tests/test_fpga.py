@@ -245,8 +245,8 @@ def test_broadcast_binary_ops_with_constants(tmp_path):
 
 
 def test_data_movement_ops(tmp_path):
-    """Resize (nearest), Slice, Gather, Tile, Expand: copies through source-index tables, exact; Resize in
-    linear mode is refused with a clear error."""
+    """Resize (nearest), Slice, Gather, Tile, Expand: exact copies (Slice/Gather/Tile/Expand through
+    source-index tables, nearest Resize through one-tap tables)."""
     nodes = [h.make_node("Resize", ["x", "", "scales"], ["r"], name="up", mode="nearest"),
              h.make_node("Slice", ["r", "st", "en", "ax"], ["s"], name="slice"),
              h.make_node("Gather", ["s", "gi"], ["g"], name="gather", axis=1),
@@ -262,11 +262,37 @@ def test_data_movement_ops(tmp_path):
     # pure copies: the only error is the input's quantization (half an lsb of fixed<16,6>)
     assert [o["mismatches"] for o in rep["outputs"]] == [0, 0]
     assert all(o["max_abs_err"] <= 2 ** -11 for o in rep["outputs"])
-    m2 = make([h.make_node("Resize", ["x", "", "scales"], ["y"], name="up_lin", mode="linear")], [vi("x", [1, 3, 4, 5])],
-              [vi("y", [1, 3, 8, 10])], inits[:1])
-    onnx.save(m2, tmp_path / "lin.onnx")
-    with pytest.raises(UnsupportedError, match=r"node 'up_lin' \(Resize\): mode linear"):
-        assign(load_and_optimize(tmp_path / "lin.onnx"), FixedOptions())
+
+
+def test_resize_linear_cubic_and_reduce(tmp_path):
+    """Resize linear / cubic (2-D, and 1-D on the last axis) from tap tables, ReduceMean / Sum / Max / Min
+    over assorted axes: bit-exact, close to ONNX Runtime."""
+    nodes = [h.make_node("Resize", ["x", "", "s2"], ["y1"], name="up_lin", mode="linear"),
+             h.make_node("Resize", ["x", "", "s2"], ["y2"], name="up_cubic", mode="cubic"),
+             h.make_node("Resize", ["x", "", "s1"], ["y3"], name="up_w", mode="linear", coordinate_transformation_mode="align_corners"),
+             h.make_node("ReduceMean", ["x"], ["r1"], name="mean_hw", axes=[2, 3], keepdims=0),
+             h.make_node("ReduceMax", ["x"], ["r2"], name="max_c", axes=[1], keepdims=1),
+             h.make_node("ReduceSum", ["x", "ax"], ["r3"], name="sum_cw", keepdims=1),
+             h.make_node("ReduceMin", ["x"], ["r4"], name="min_all", keepdims=0)]
+    outs = [vi("y1", [1, 3, 8, 10]), vi("y2", [1, 3, 8, 10]), vi("y3", [1, 3, 4, 15]), vi("r1", [1, 3]),
+            vi("r2", [1, 1, 4, 5]), vi("r3", [1, 1, 4, 1]), vi("r4", [])]
+    m = make(nodes, [vi("x", [1, 3, 4, 5])], outs, [const("s2", np.array([1, 1, 2, 2], np.float32)),
+             const("s1", np.array([1, 1, 1, 3], np.float32)), const("ax", np.array([1, 3], np.int64))])
+    onnx.save(m, tmp_path / "rr.onnx")
+    rep = validate_fpga(str(tmp_path / "rr.onnx"), samples=4)
+    assert [o["mismatches"] for o in rep["outputs"]] == [0] * 7
+    assert all(o["sqnr_db"] > 50 for o in rep["outputs"]), [o["sqnr_db"] for o in rep["outputs"]]
+    rep = validate_fpga(str(tmp_path / "rr.onnx"), samples=4, precision="fixed<10,4>", rounding="rnd_conv")
+    assert [o["mismatches"] for o in rep["outputs"]] == [0] * 7
+
+
+def test_real_pytorch_export(tmp_path):
+    """The PyTorch export with a dynamic batch (Resize linear, ConvTranspose, Slice, Concat, Add,
+    ReduceMean, Gemm) at a fixed input shape: bit-exact, and top-1 agreement with ONNX Runtime."""
+    rep = validate_fpga(str(ROOT / "tests" / "data" / "torch_dynamic_batch.onnx"), input_shapes={"input": (1, 3, 8, 8)},
+                        samples=8)
+    o = rep["outputs"][0]
+    assert o["mismatches"] == 0 and o["sqnr_db"] > 35 and o["top1_agreement"] == 1.0
 
 
 def test_table_activations(tmp_path):

@@ -92,7 +92,8 @@ class _Ctx:
         fmt = {"w": f"weights {L.weight_fmt.short() if L.weight_fmt else ''}",
                "b": f"bias at F={L.acc.F if L.acc else 0}", "recip": "reciprocals of the window sizes",
                "lut": f"{L.node.op} table, {L.out_fmt.short()}", "exp": "exp(-d) table, F=16",
-               "src": "source index of every output element",
+               "src": "source index of every output element (or tap)", "wts": "interpolation weights",
+               "base": "first input element of every output", "roff": "offsets of the reduced elements",
                "k0": f"constant operand {L.weight_fmt.short() if L.weight_fmt else ''}",
                "k1": f"constant operand {L.weight_fmt.short() if L.weight_fmt else ''}"}.get(role, role)
         self.weights.append({"sym": sym, "ctype": ctype, "size": max(int(data.size), 1),
@@ -221,9 +222,26 @@ def _softmax(L, ctx, reuse):
                             "div": f"convc_fx_div_{L.out_fmt.rounding}", "store": c_convert("v", L.out_fmt.F, L.out_fmt)})
 
 
-@emits("Slice", "Gather", "Expand", "Tile", "Resize")
+@emits("Slice", "Gather", "Expand", "Tile")
 def _gather(L, ctx, reuse):
     return Emit("gather", {"size": L.p["size"], "src": ctx.const(L, "src")})
+
+
+@emits("Resize")
+def _resize(L, ctx, reuse):
+    p = L.p
+    return Emit("taps", {"planes": p["planes"], "nin": p["nin"], "nout": p["nout"], "taps": p["taps"],
+                         "src": ctx.const(L, "src"), "wts": ctx.const(L, "wts"), "store": c_convert("v", p["frac"], L.out_fmt)})
+
+
+@emits("Reduce")
+def _reduce(L, ctx, reuse):
+    p = L.p
+    update = {"Mean": "v += e;", "Sum": "v += e;", "Max": "if (e > v) v = e;", "Min": "if (e < v) v = e;"}[p["kind"]]
+    first = "INT64_MIN" if p["kind"] == "Max" else ("INT64_MAX" if p["kind"] == "Min" else "0")
+    final = f"v *= {lit(p['recip'])};" if p["kind"] == "Mean" else "/* no scaling */"
+    return Emit("reduce", {"nout": p["nout"], "k": p["k"], "base": ctx.const(L, "base"), "roff": ctx.const(L, "roff"),
+                           "init": first, "update": update, "final": final, "store": c_convert("v", p["frac"], L.out_fmt)})
 
 
 @emits("Concat")

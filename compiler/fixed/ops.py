@@ -25,7 +25,9 @@ Arithmetic, per layer kind (every value is an integer with a known number of fra
                         the output keeps the input's format.
   Sigmoid, Tanh, HardSigmoid, HardSwish (unfused): a lookup table over the input format (_LutFx).
   Softmax               an exp table on max − x, an exact sum, one rounded integer division (SoftmaxFx).
-  Slice, Gather, Expand, Tile, Resize (nearest): a copy through a source-index table (_GatherFx).
+  Slice, Gather, Expand, Tile: a copy through a source-index table (_GatherFx).
+  Resize (any mode, spatial axes): Σ taps · weights at 2·15 extra fractional bits, one rounding (ResizeFx).
+  ReduceMean/Sum/Max/Min: exact sums / comparisons over index tables, Mean by reciprocal (ReduceFx).
 """
 from __future__ import annotations
 
@@ -593,7 +595,7 @@ class PadFx(_PassFx):
 
 
 class _GatherFx(_PassFx):
-    """Pure data movement (Slice, Gather with constant indices, Expand, Tile, Resize in nearest mode):
+    """Pure data movement (Slice, Gather with constant indices, Expand, Tile):
     the float op's own reference, run on a tensor of element indices, gives the source index of every
     output element; the layer copies through that table (the output keeps the input's format)."""
 
@@ -638,14 +640,111 @@ class TileFx(_GatherFx):
     name = "Tile"
 
 
+TAP_FRAC = 15  # fractional bits of Resize interpolation weights per resized axis (the product fits int32)
+
+
 @fx_op
-class ResizeFx(_GatherFx):
+class ResizeFx(FxOp):
+    """Resize on the spatial (last two) axes, any mode: each output pixel is Σ_t w_t · x[src_t] over the
+    product of the two axes' taps (axis_taps of the float op: 1 nearest, 2 linear, 4 cubic per axis);
+    w_t = round(w_h · w_w · 2^(2·TAP_FRAC)) (nearest: w = 1 exactly); the sum is exact, then converted
+    from F_x + 2·TAP_FRAC fractional bits to the output format."""
+
     name = "Resize"
 
-    def check(self, node):
-        if node.attrs["mode"] != "nearest":
-            raise UnsupportedError(f"node '{node.name}' (Resize): mode {node.attrs['mode']} has no fixed-point "
-                                   f"implementation (nearest does)")
+    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
+        from ..ops.resize import axis_taps
+
+        x = graph.tensors[node.inputs[0]]
+        y = graph.tensors[node.outputs[0]]
+        a = node.attrs
+        r = len(x.shape)
+        resized = get_op(node.op).resized_axes(node, x.shape)
+        if r < 2 or any(d < r - 2 for d in resized):
+            raise UnsupportedError(f"node '{node.name}' (Resize): only the last two axes may be resized in fixed point")
+        hw_in = [x.shape[-2], x.shape[-1]] if r >= 2 else [1, x.shape[-1]]
+        hw_out = [y.shape[-2], y.shape[-1]]
+        taps = []
+        for k, d in enumerate((r - 2, r - 1)):
+            if d in resized:
+                taps.append(axis_taps(hw_in[k], hw_out[k], float(a["scales"][d]), a))
+            else:
+                taps.append((np.arange(hw_in[k], dtype=np.int64)[:, None], np.ones((hw_in[k], 1))))
+        (ih, wh), (iw, ww) = taps
+        th, tw = ih.shape[1], iw.shape[1]
+        src = (ih[:, None, :, None] * hw_in[1] + iw[None, :, None, :]).reshape(hw_out[0] * hw_out[1], th * tw)
+        wts = (wh[:, None, :, None] * ww[None, :, None, :]).reshape(hw_out[0] * hw_out[1], th * tw)
+        frac = 0 if th * tw == 1 else 2 * TAP_FRAC
+        if in_fmts[0].W + frac + 3 + math.ceil(math.log2(th * tw)) > 62:
+            raise UnsupportedError(f"node '{node.name}' (Resize): {in_fmts[0].short()} is too wide for 64-bit interpolation")
+        L = Layer(node, self, in_fmts, out_fmt, macs=int(y.size) * th * tw)
+        L.p = {"planes": x.size // (hw_in[0] * hw_in[1]), "nin": hw_in[0] * hw_in[1], "nout": hw_out[0] * hw_out[1],
+               "taps": th * tw, "frac": in_fmts[0].F + frac}
+        L.consts = {"src": (src.astype(np.int64).ravel(), "int32_t"),
+                    "wts": (np.floor(wts * 2.0 ** frac + 0.5).astype(np.int64).ravel(), "int32_t")}
+        return L
+
+    def simulate(self, L, ins):
+        p = L.p
+        S = ins[0].shape[0]
+        x = ins[0].reshape(S, p["planes"], p["nin"])
+        src = L.consts["src"][0].reshape(p["nout"], p["taps"])
+        w = L.consts["wts"][0].astype(np.int64).reshape(p["nout"], p["taps"])
+        v = (x[:, :, src] * w).sum(axis=-1)
+        y, nov = _conv_out(v, p["frac"], L.out_fmt)
+        return y.reshape((S, *L.node_out_shape)), nov
+
+    def cost(self, L, reuse):
+        return {"multipliers": L.p["taps"] if L.p["taps"] > 1 else 0, "cycles": L.p["planes"] * L.p["nout"]}
+
+
+@fx_op
+class ReduceFx(FxOp):
+    """ReduceMean / ReduceSum / ReduceMax / ReduceMin over any axes: per output element, its K input
+    elements (base offset + K fixed offsets, tables); Sum exact, Mean times round(2^R / K) as the average
+    pools, Max/Min compared exactly; then converted to the output format."""
+
+    name = "Reduce"
+
+    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
+        from ..ops.common import strides
+
+        kind = node.attrs["kind"]
+        if kind not in ("Mean", "Sum", "Max", "Min"):
+            raise UnsupportedError(f"node '{node.name}' (Reduce{kind}): no fixed-point implementation "
+                                   f"(ReduceMean, ReduceSum, ReduceMax, ReduceMin have one)")
+        x = graph.tensors[node.inputs[0]]
+        axes = sorted(norm % len(x.shape) for norm in node.attrs["axes"]) if node.attrs["axes"] else list(range(len(x.shape)))
+        st = strides(x.shape)
+        kept = [d for d in range(len(x.shape)) if d not in axes]
+        grid = lambda dims: np.stack(np.meshgrid(*[np.arange(x.shape[d]) for d in dims], indexing="ij"), -1).reshape(-1, len(dims)) \
+            if dims else np.zeros((1, 0), np.int64)  # noqa: E731
+        base = grid(kept) @ np.array([st[d] for d in kept], np.int64).reshape(-1) if kept else np.zeros(1, np.int64)
+        roff = grid(axes) @ np.array([st[d] for d in axes], np.int64).reshape(-1)
+        K = int(roff.size)
+        L = Layer(node, self, in_fmts, out_fmt, macs=x.size if kind in ("Mean", "Sum") else 0)
+        L.p = {"kind": kind, "nout": int(base.size), "k": K, "frac": in_fmts[0].F}
+        if kind == "Mean":
+            recip, R = _recip(np.array([K]), node, in_fmts[0])
+            L.p.update(recip=int(recip[0]), frac=in_fmts[0].F + R)
+        elif kind == "Sum" and in_fmts[0].W + math.ceil(math.log2(max(K, 2))) + 1 > 62:
+            raise UnsupportedError(f"node '{node.name}' (ReduceSum): too many terms for 64-bit arithmetic")
+        L.consts = {"base": (np.asarray(base, np.int64).ravel(), "int32_t"), "roff": (np.asarray(roff, np.int64).ravel(), "int32_t")}
+        return L
+
+    def simulate(self, L, ins):
+        p = L.p
+        S = ins[0].shape[0]
+        x = ins[0].reshape(S, -1)
+        idx = L.consts["base"][0][:, None] + L.consts["roff"][0][None, :]
+        vals = x[:, idx]  # [S, nout, K]
+        v = {"Mean": lambda a: a.sum(-1) * np.int64(p.get("recip", 1)), "Sum": lambda a: a.sum(-1),
+             "Max": lambda a: a.max(-1), "Min": lambda a: a.min(-1)}[p["kind"]](vals)
+        y, nov = _conv_out(v, p["frac"], L.out_fmt)
+        return y.reshape((S, *L.node_out_shape)), nov
+
+    def cost(self, L, reuse):
+        return {"multipliers": 1 if L.p["kind"] == "Mean" else 0, "cycles": L.p["nout"] * L.p["k"]}
 
 
 class _ElementwiseActFx(_PassFx):
