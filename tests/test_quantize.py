@@ -104,6 +104,10 @@ def test_digits_validate_int8_cli(capsys):
     assert abs(acc["float"] - acc["reference"]) <= 0.01 and acc["float"] > 0.97
     assert rep["float_layers"] == [] and rep["calibration"] == {"method": "minmax", "samples": 200, "warnings": []}
     sq = {x["layer"]: x["sqnr_db"] for x in rep["layers"]}
+    assert sum("range" in x for x in rep["layers"]) >= 5
+    for x in [x for x in rep["layers"] if "range" in x]:  # per layer: calibrated range → int8 parameters
+        lo, hi = x["range"]
+        assert lo <= 0 <= hi and x["scale"] == pytest.approx((hi - lo) / 255, rel=1e-6)
     assert len(sq) >= 8 and min(sq.values()) > 25  # every int8 activation tracks its float counterpart
     assert out["sqnr_db"] > 30
     mem = rep["memory"]

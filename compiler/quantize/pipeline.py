@@ -11,7 +11,7 @@ from ..errors import UsageError
 from ..ir import Graph
 from .calibrate import METHODS, load_calibration
 from .qdq import has_imported_qparams
-from .rewrite import QuantizeResult, quantize_graph
+from .rewrite import QuantizeResult, act_qparams, quantize_graph
 
 SCHEMES = ("int8",)
 
@@ -52,7 +52,13 @@ def layer_sqnr(res: QuantizeResult, feeds: list[dict[str, np.ndarray]]) -> list[
     out = []
     for t in names:
         s = 10 * math.log10(sig[t] / err[t]) if err[t] > 0 and sig[t] > 0 else (math.inf if err[t] == 0 else -math.inf)
-        out.append({"name": res.tensor_map[t], "op": producers[t].op, "layer": producers[t].name, "sqnr_db": s})
+        qp = q.tensors[t].quant
+        entry = {"name": res.tensor_map[t], "op": producers[t].op, "layer": producers[t].name, "sqnr_db": s,
+                 "scale": float(qp.scale[0]), "zero_point": int(qp.zero_point[0])}
+        rng = res.calibration.ranges.get(res.tensor_map[t])
+        if rng is not None and act_qparams(*rng) == (entry["scale"], entry["zero_point"]):
+            entry["range"] = [float(rng[0]), float(rng[1])]  # calibration's choice, that set these parameters
+        out.append(entry)
     return out
 
 
