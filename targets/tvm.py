@@ -11,6 +11,7 @@ resolved when a model is built, not when convc starts (that would import TVM on 
 from __future__ import annotations
 
 import functools
+import platform
 import re
 from pathlib import Path
 
@@ -82,6 +83,9 @@ def resolve_tvm_target(target: Target, cuda_arch: str | None = None) -> dict:
     if not t:
         raise UsageError(f"target '{target.name}' is not a TVM target")
     if t.get("mcpu") == HOST:
+        if platform.machine().lower() not in ("x86_64", "amd64"):
+            raise UsageError(f"target '{target.name}' builds for this machine's x86-64 CPU; this machine is "
+                             f"{platform.machine()}")
         import tvm.target.codegen
 
         t["mcpu"] = tvm.target.codegen.llvm_get_system_cpu()
