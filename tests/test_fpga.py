@@ -295,6 +295,19 @@ def test_real_pytorch_export(tmp_path):
     assert o["mismatches"] == 0 and o["sqnr_db"] > 35 and o["top1_agreement"] == 1.0
 
 
+def test_split_multi_output(tmp_path):
+    """Split into three (one also a graph output), a GLU-style gate and Concat: bit-exact."""
+    nodes = [h.make_node("Split", ["x", "sp"], ["a", "b", "c"], name="split", axis=1),
+             h.make_node("Sigmoid", ["b"], ["sb"], name="gate"),
+             h.make_node("Mul", ["a", "sb"], ["g"], name="glu"),
+             h.make_node("Concat", ["g", "c"], ["y"], name="cat", axis=1)]
+    m = make(nodes, [vi("x", [1, 7, 3, 4])], [vi("y", [1, 4, 3, 4]), vi("c", [1, 1, 3, 4])],
+             [const("sp", np.array([3, 3, 1], np.int64))])
+    onnx.save(m, tmp_path / "split.onnx")
+    rep = validate_fpga(str(tmp_path / "split.onnx"), samples=4)
+    assert [o["mismatches"] for o in rep["outputs"]] == [0, 0] and all(o["sqnr_db"] > 40 for o in rep["outputs"])
+
+
 def test_table_activations(tmp_path):
     """Sigmoid, Tanh, HardSwish, HardSigmoid as 1024-entry tables over the input format: bit-exact,
     and within the table's resolution of ONNX Runtime."""

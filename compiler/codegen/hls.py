@@ -244,6 +244,11 @@ def _reduce(L, ctx, reuse):
                            "init": first, "update": update, "final": final, "store": c_convert("v", p["frac"], L.out_fmt)})
 
 
+@emits("Split")
+def _split(L, ctx, reuse):
+    return Emit("split", {"outer": L.p["outer"], "row": L.p["row"], "parts": L.p["parts"]})
+
+
 @emits("Concat")
 def _concat(L, ctx, reuse):
     parts = [{**part, "store": c_convert("v", part["frac"], L.out_fmt)} for part in L.p["parts"]]
@@ -307,11 +312,12 @@ def generate_hls(plan: FixedPlan, prefix: str = "model", target: str = "fpga") -
         if L.kind.name in ("Reshape", "Identity") and o not in buf:
             buf[o] = buf[L.node.inputs[0]]
             continue
-        if o not in buf:
-            sym = ctx.unique(f"t{len(buffers)}_{cfmt.sanitize(o, 24)}")
-            buf[o] = sym
-            buffers.append({"sym": sym, "ctype": L.out_fmt.ctype, "size": int(np.prod(L.node_out_shape, dtype=np.int64)),
-                            "comment": cfmt.comment(f"{o}: {L.out_fmt.short()}", 60)})
+        for o in L.node.outputs:
+            if o and o not in buf:
+                sym = ctx.unique(f"t{len(buffers)}_{cfmt.sanitize(o, 24)}")
+                buf[o] = sym
+                buffers.append({"sym": sym, "ctype": L.out_fmt.ctype, "size": graph.tensors[o].size,
+                                "comment": cfmt.comment(f"{o}: {L.out_fmt.short()}", 60)})
     kernels, calls = [], []
     for k, L in enumerate(plan.layers):
         o = L.node.outputs[0]
@@ -322,12 +328,13 @@ def generate_hls(plan: FixedPlan, prefix: str = "model", target: str = "fpga") -
         fn = ctx.unique(f"{prefix}_l{k}_{cfmt.sanitize(L.node.name, 28)}")
         act_in = [i for i in L.node.inputs if i and not graph.tensors[i].is_const]
         params = [f"const {plan.act[i].ctype} x{j}[{graph.tensors[i].size}]" for j, i in enumerate(act_in)]
-        params.append(f"{L.out_fmt.ctype} y0[{int(np.prod(L.node_out_shape, dtype=np.int64))}]")
+        outs_l = [o for o in L.node.outputs if o]
+        params += [f"{L.out_fmt.ctype} y{j}[{graph.tensors[o].size}]" for j, o in enumerate(outs_l)]
         body = env.get_template(f"fpga/{e.template}.j2").render(**e.args)
         kernels.append({"fn": fn, "params": ", ".join(params), "body": body,
                         "comment": cfmt.comment(f"{L.node.name} ({L.node.op}): {', '.join(f.short() for f in L.in_fmts)}"
                                                 f" -> {L.out_fmt.short()}", 100)})
-        calls.append(f"{fn}({', '.join([buf[i] for i in act_in] + [buf[o]])});")
+        calls.append(f"{fn}({', '.join([buf[i] for i in act_in] + [buf[o] for o in outs_l])});")
 
     top_params = ", ".join([f"const {prefix}_{io['tag']}_t {io['tag']}[{io['size']}]" for io in ins] +
                            [f"{prefix}_{io['tag']}_t {io['tag']}[{io['size']}]" for io in outs])

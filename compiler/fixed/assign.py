@@ -211,6 +211,8 @@ def assign(graph: Graph, options: FixedOptions, ranges: dict | None = None) -> F
             fx.lower(node, graph, in_fmts, out_fmt, w_fmt)
         L.weight_tensor = wt
         L.node_out_shape = tuple(graph.tensors[node.outputs[0]].shape)
-        act[node.outputs[0]] = out_fmt
+        for o in node.outputs:
+            if o:
+                act[o] = out_fmt
         layers.append(L)
     return FixedPlan(options, act, layers, ranges, graph)

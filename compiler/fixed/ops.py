@@ -25,7 +25,7 @@ Arithmetic, per layer kind (every value is an integer with a known number of fra
                         the output keeps the input's format.
   Sigmoid, Tanh, HardSigmoid, HardSwish (unfused): a lookup table over the input format (_LutFx).
   Softmax               an exp table on max − x, an exact sum, one rounded integer division (SoftmaxFx).
-  Slice, Gather, Expand, Tile: a copy through a source-index table (_GatherFx).
+  Slice, Gather, Expand, Tile: a copy through a source-index table (_GatherFx); Split: copies.
   Resize (any mode, spatial axes): Σ taps · weights at 2·15 extra fractional bits, one rounding (ResizeFx).
   ReduceMean/Sum/Max/Min: exact sums / comparisons over index tables, Mean by reciprocal (ReduceFx).
 """
@@ -534,6 +534,33 @@ class ConcatFx(FxOp):
 
 class _PassFx(FxOp):
     passthrough = True
+
+
+@fx_op
+class SplitFx(_PassFx):
+    """Split along an axis into several outputs, each keeping the input's format."""
+
+    name = "Split"
+
+    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
+        x = graph.tensors[node.inputs[0]]
+        ax = node.attrs["axis"] % len(x.shape)
+        inner = int(np.prod(x.shape[ax + 1:], dtype=np.int64))
+        parts, off = [], 0
+        for size in node.attrs["sizes"]:
+            parts.append({"chunk": int(size) * inner, "offset": off})
+            off += int(size) * inner
+        L = Layer(node, self, in_fmts, out_fmt)
+        L.p = {"axis": ax, "outer": int(np.prod(x.shape[:ax], dtype=np.int64)), "row": off, "parts": parts,
+               "sizes": [int(v) for v in node.attrs["sizes"]]}
+        return L
+
+    def simulate(self, L, ins):
+        cuts = np.cumsum(L.p["sizes"])[:-1]
+        return [p.copy() for p in np.split(ins[0], cuts, axis=L.p["axis"] + 1)], 0
+
+    def cost(self, L, reuse):
+        return {"multipliers": 0, "cycles": L.p["outer"] * L.p["row"]}
 
 
 @fx_op

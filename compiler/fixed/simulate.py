@@ -37,7 +37,9 @@ def run_int(plan: FixedPlan, ints: dict[str, np.ndarray], keep_all: bool = False
     for L in plan.layers:
         ins = [env[i] for i in L.node.inputs if i and not g.tensors[i].is_const]
         y, nov = L.kind.simulate(L, ins)
-        env[L.node.outputs[0]] = np.asarray(y, np.int64)
+        ys = y if isinstance(y, list) else [y]  # multi-output ops (Split) return one array per output
+        for o, v in zip([o for o in L.node.outputs if o], ys):
+            env[o] = np.asarray(v, np.int64)
         overflows[L.node.name] = int(nov)
     keep = env if keep_all else {o: env[o] for o in g.outputs}
     return SimResult(keep, overflows)
