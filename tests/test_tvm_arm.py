@@ -4,8 +4,8 @@ Relax modules are built here directly with relax.BlockBuilder, compiled by TVM f
 own TVM target dicts, cross-linked with the targets' cross compilers, bundled with the board's
 TVM runtime (aarch64: PyPI's aarch64 wheels; armv7: cross-built from the wheels' sources) and run
 by the cross-built deploy program under qemu-aarch64 / qemu-arm, compared with NumPy.
-The first run on a machine fills the runtime cache (~/.cache/convc/tvm-runtime): about 2-3 minutes
-on 2 cores for armv7, seconds for aarch64.
+The first run on a machine fills the runtime cache (~/.cache/convc/tvm-runtime): about 90 s of CPU
+time for armv7 (cross-built), seconds for aarch64 (PyPI wheels).
 """
 from __future__ import annotations
 
