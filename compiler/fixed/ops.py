@@ -511,6 +511,8 @@ class ConcatFx(FxOp):
 
     def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
         y = graph.tensors[node.outputs[0]]
+        if any(graph.tensors[i].is_const for i in node.inputs if i):
+            raise UnsupportedError(f"node '{node.name}' (Concat): constant inputs have no fixed-point implementation")
         ax = node.attrs["axis"] % len(y.shape)
         outer = int(np.prod(y.shape[:ax], dtype=np.int64))
         inner = int(np.prod(y.shape[ax + 1:], dtype=np.int64))
