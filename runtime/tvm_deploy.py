@@ -165,7 +165,8 @@ def ffi_include_dir() -> Path:
 def board_runtime(board: Board, log=None) -> Path:
     """The folder holding the board's libtvm_runtime.so and libtvm_ffi.so, fetched or built once."""
     tvm_v, ffi_v = tvm_versions()
-    dest = cache_root() / "tvm-runtime" / board.arch / f"tvm-{tvm_v}_ffi-{ffi_v}"
+    key = f"tvm-{tvm_v}_ffi-{ffi_v}" + ("" if board.wheel_platform else f"_{_build_recipe_hash(board)}")
+    dest = cache_root() / "tvm-runtime" / board.arch / key
     if all((dest / lib).is_file() for lib in RUNTIME_LIBS):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -196,6 +197,16 @@ def board_runtime(board: Board, log=None) -> Path:
     if log:
         log(f"board runtime for {board.arch}: {(dest / 'SOURCE.txt').read_text().strip()}")
     return dest
+
+
+def _build_recipe_hash(board: Board) -> str:
+    """A built runtime is reused only while its recipe (sources, flags, compat headers) is unchanged."""
+    import hashlib
+
+    h = hashlib.sha256(repr((board, ARMV7_RUNTIME_SOURCES, FFI_SOURCES, CXXFLAGS, FFI_FLAGS)).encode())
+    for f in sorted(COMPAT_DIR.rglob("*.h")):
+        h.update(f.relative_to(COMPAT_DIR).as_posix().encode() + f.read_bytes())
+    return h.hexdigest()[:10]
 
 
 def _fetch_wheel_runtime(board: Board, tvm_v: str, ffi_v: str, stage: Path) -> None:
