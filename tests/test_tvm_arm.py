@@ -334,3 +334,42 @@ int main() {
                 + struct.pack("<QQ", 1, 3) + b"xyz" + struct.pack("<BBH", 2, 32, 1) + struct.pack("<ii", 1, 3)
                 + struct.pack("<Q", 1) + b"s")
     assert layout == expected
+
+
+def test_runtime_fetch_failure_is_a_toolchain_error(tmp_path, monkeypatch):
+    """No reachable package index: a clear error naming the wheels, and nothing half-written in the cache."""
+    monkeypatch.setenv("CONVC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path))
+    with pytest.raises(ToolchainError, match=r"cannot fetch the aarch64 TVM runtime: pip could not download "
+                                             r"apache-tvm==\S+ and apache-tvm-ffi==\S+ for manylinux_2_28_aarch64"):
+        tvm_deploy.board_runtime(BOARDS["aarch64-linux-gnu"])
+    left = [p.name for p in (tmp_path / "cache" / "tvm-runtime" / "aarch64").iterdir() if not p.name.endswith(".lock")]
+    assert left == []
+
+
+def test_a_hung_run_is_a_timeout_error(bundle):
+    target, out, _ = bundle
+    with pytest.raises(DeployRunError, match=r"did not finish within 0.001 s"):
+        run_deploy_bundle(out, _samples(1)[0], timeout_s=0.001)
+
+
+def test_cli_compile_then_run_on_the_board(tmp_path, capsys):
+    """`convc compile --target arm` then `convc run`: the board folder's outputs equal ONNX Runtime's."""
+    import onnxruntime as ort
+
+    from convc.compiler.cli import main
+
+    data = np.load(DIGITS_DATA)
+    x = data["input"][:5]
+    np.savez(tmp_path / "x.npz", input=x)
+    build = tmp_path / "digits-arm"
+    assert main(["compile", str(DIGITS), "--target", "arm", "-o", str(build)]) == 0
+    assert (build / "deploy").is_file() and (build / "lib" / "libtvm_runtime.so").is_file()
+    assert main(["run", str(build), "--input", str(tmp_path / "x.npz"), "-o", str(tmp_path / "y.npz")]) == 0
+    assert "qemu-aarch64 (aarch64-linux-gnu)" in capsys.readouterr().out
+    got = np.load(tmp_path / "y.npz")["logits"]
+    sess = ort.InferenceSession(str(DIGITS), providers=["CPUExecutionProvider"])
+    want = np.stack([sess.run(None, {"input": x[i:i + 1]})[0] for i in range(5)])
+    assert got.shape == want.shape and np.max(np.abs(got - want)) <= 1e-4 * np.max(np.abs(want))
