@@ -32,6 +32,11 @@ EXCLUDED.update({
     "test_dequantizelinear_blocked": "blocked quantization is not supported",
     "test_quantizelinear_blocked_asymmetric": QPARAMS_AT_RUN_TIME + "; blocked quantization is not supported",
     "test_quantizelinear_blocked_symmetric": QPARAMS_AT_RUN_TIME + "; blocked quantization is not supported",
+    "test_qlinearconv": QPARAMS_AT_RUN_TIME,
+    "test_qlinearmatmul_2D_int8_float32": QPARAMS_AT_RUN_TIME,
+    "test_qlinearmatmul_2D_uint8_float32": QPARAMS_AT_RUN_TIME,
+    "test_qlinearmatmul_3D_int8_float32": QPARAMS_AT_RUN_TIME,
+    "test_qlinearmatmul_3D_uint8_float32": QPARAMS_AT_RUN_TIME,
 })
 
 # --- pooling / softmax / reduce / lrn ------------------------------------------

@@ -3,4 +3,4 @@
 ALL_MODULES = ("activations", "elementwise", "misc", "gemm", "batchnorm", "conv", "reshape", "pool", "concat", "softmax", "transpose", "pad",
                "reduce", "lrn", "slice", "shape", "expand", "gather", "compare", "unary", "resize",
                # int8 (compiler/quantize rewrites float graphs into these)
-               "quantize_linear", "qconv", "qgemm", "qadd", "qmul", "qpool", "qlut", "qrequantize", "qsoftmax")
+               "quantize_linear", "qconv", "qgemm", "qadd", "qmul", "qpool", "qlut", "qrequantize", "qsoftmax", "qlinear")

@@ -10,6 +10,9 @@ import numpy as np
 from ..ir import Graph, Node, QuantParams
 
 
+INT8_MOVES = ("Reshape", "Transpose", "MaxPool", "GlobalMaxPool", "Identity")  # value-preserving
+
+
 def fold_qdq(graph: Graph) -> bool:
     changed = False
     while True:
@@ -17,6 +20,9 @@ def fold_qdq(graph: Graph) -> bool:
         for dq in graph.nodes:
             if dq.op != "DequantizeLinear" or "axis" in dq.attrs:
                 continue
+            if _float_move(graph, dq, producers, consumers):
+                changed = True
+                break
             q = producers.get(dq.inputs[0])
             qt = dq.inputs[0]
             if q is None or q.op != "QuantizeLinear" or len(consumers.get(qt, [])) != 1 or qt in graph.outputs:
@@ -31,6 +37,27 @@ def fold_qdq(graph: Graph) -> bool:
             break
         else:
             return changed
+
+
+def _float_move(graph: Graph, dq, producers, consumers) -> bool:
+    """Reshape/Transpose/MaxPool on int8 (as QOperator models have them) → DQ: dequantize first and
+    run the op on floats (the op only moves or selects values, so this is exact). Repeated, the DQ
+    climbs to the QuantizeLinear and the pair folds."""
+    p = producers.get(dq.inputs[0])
+    if p is None or p.op not in INT8_MOVES or not p.inputs or len(consumers.get(dq.inputs[0], [])) != 1:
+        return False
+    if graph.tensors[p.inputs[0]].dtype not in ("int8", "uint8") or dq.inputs[0] in graph.outputs:
+        return False
+    # a → P → b → DQ → y   becomes   a → DQ' → a' → P → y
+    a, b, y = p.inputs[0], dq.inputs[0], dq.outputs[0]
+    xf = graph.unique_name(a + "_f")
+    at, yt = graph.tensors[a], graph.tensors[y]
+    graph.add_tensor(type(yt)(xf, at.shape, "float32"))
+    i = graph.nodes.index(p)
+    graph.nodes[i] = Node(dq.name, "DequantizeLinear", [a], [xf], dict(dq.attrs))
+    graph.nodes[graph.nodes.index(dq)] = Node(p.name, p.op, [xf] + p.inputs[1:], [y], dict(p.attrs))
+    del graph.tensors[b]
+    return True
 
 
 def _fold_pair(graph: Graph, q, dq, producers, consumers) -> None:

@@ -308,6 +308,15 @@ class _Rewriter:
             if a["alpha"] == 1.0 else None
         return self._dense("QGemm", n, x, wd, bd, a.get("activation"), {}, wscales)
 
+    def _matmul(self, n: Node) -> bool:
+        """A (M, K) activation times a constant (K, N) matrix: a fully-connected layer (QGemm)."""
+        a, b = (self.g.tensors[i] for i in n.inputs)
+        if len(a.shape) != 2 or b.data is None or len(b.shape) != 2:
+            return False
+        wd = np.asarray(b.data, np.float64).T
+        return self._dense("QGemm", n, n.inputs[0], wd, np.zeros(wd.shape[0]), None, {},
+                           imported_weight_scales(b.quant, wd.shape[0], 1))
+
     def _dense(self, op: str, n: Node, x: str, wd, bd, spec, attrs, wscales=None) -> bool:
         y = n.outputs[0]
         xq = self.get_q(x)
