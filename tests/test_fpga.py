@@ -308,6 +308,27 @@ def test_split_multi_output(tmp_path):
     assert [o["mismatches"] for o in rep["outputs"]] == [0, 0] and all(o["sqnr_db"] > 40 for o in rep["outputs"])
 
 
+def test_unfolded_batchnorm_and_prelu(tmp_path):
+    """BatchNormalization after an Add (cannot fold into a Conv) as a per-channel affine map; PRelu with a
+    constant per-channel slope and with a computed slope."""
+    rng = np.random.default_rng(0)
+    f = lambda *s: (rng.standard_normal(s) * 0.5).astype(np.float32)  # noqa: E731
+    nodes = [h.make_node("Add", ["x", "x2"], ["s"], name="add"),
+             h.make_node("BatchNormalization", ["s", "g", "b", "m", "v"], ["bn"], name="bn", epsilon=1e-3),
+             h.make_node("PRelu", ["bn", "slope"], ["y"], name="prelu"),
+             h.make_node("PRelu", ["x", "x3"], ["y2"], name="prelu_dyn")]
+    shape = [1, 3, 4, 5]
+    m = make(nodes, [vi("x", shape), vi("x2", shape), vi("x3", shape)], [vi("y", shape), vi("y2", shape)],
+             [const("g", f(3) + 1), const("b", f(3)), const("m", f(3)), const("v", np.abs(f(3)) + 0.5),
+              const("slope", np.abs(f(3, 1, 1)) * 0.5)])
+    onnx.save(m, tmp_path / "bn.onnx")
+    assert "BatchNormalization" in {n.op for n in load_and_optimize(tmp_path / "bn.onnx").nodes}
+    for prec in ("fixed<16,6>", "fixed<10,3>"):
+        rep = validate_fpga(str(tmp_path / "bn.onnx"), samples=6, precision=prec)
+        assert [o["mismatches"] for o in rep["outputs"]] == [0, 0]
+    assert all(o["sqnr_db"] > 50 for o in validate_fpga(str(tmp_path / "bn.onnx"), samples=6)["outputs"])
+
+
 def test_table_activations(tmp_path):
     """Sigmoid, Tanh, HardSwish, HardSigmoid as 1024-entry tables over the input format: bit-exact,
     and within the table's resolution of ONNX Runtime."""

@@ -93,7 +93,7 @@ class _Ctx:
                "b": f"bias at F={L.acc.F if L.acc else 0}", "recip": "reciprocals of the window sizes",
                "lut": f"{L.node.op} table, {L.out_fmt.short()}", "exp": "exp(-d) table, F=16",
                "src": "source index of every output element (or tap)", "wts": "interpolation weights",
-               "base": "first input element of every output", "roff": "offsets of the reduced elements",
+               "base": "first input element of every output", "shift": "per-channel offsets", "roff": "offsets of the reduced elements",
                "k0": f"constant operand {L.weight_fmt.short() if L.weight_fmt else ''}",
                "k1": f"constant operand {L.weight_fmt.short() if L.weight_fmt else ''}"}.get(role, role)
         self.weights.append({"sym": sym, "ctype": ctype, "size": max(int(data.size), 1),
@@ -188,7 +188,7 @@ def _gmp(L, ctx, reuse):
                                "init": lit(L.p["init"])})
 
 
-@emits("Add", "Sub", "Mul")
+@emits("Add", "Sub", "Mul", "PRelu")
 def _binary(L, ctx, reuse):
     from ..ops.common import index_expr, loop_nest
 
@@ -199,8 +199,10 @@ def _binary(L, ctx, reuse):
         arr = ctx.const(L, o["const"]) if "const" in o else f"x{o['arg']}"
         v = f"(int64_t){arr}[{index_expr('i', st)}]"
         terms.append(f"convc_fx_shl({v}, {sh})" if sh else v)
-    op = {"Add": " + ", "Sub": " - ", "Mul": " * "}[L.node.op]
-    return Emit("nest", {"dims": ln["dims"], "value": c_convert(op.join(terms), p["F"], L.out_fmt)})
+    a, b = terms
+    expr = {"Add": f"{a} + {b}", "Sub": f"{a} - {b}", "Mul": f"{a} * {b}",
+            "PRelu": f"{a} < 0 ? {a} * {b} : convc_fx_shl({a}, {p['fb']})"}[L.node.op]
+    return Emit("nest", {"dims": ln["dims"], "value": c_convert(expr, p["F"], L.out_fmt)})
 
 
 @emits("Relu", "Clip", "LeakyRelu")
@@ -247,6 +249,15 @@ def _reduce(L, ctx, reuse):
 @emits("Split")
 def _split(L, ctx, reuse):
     return Emit("split", {"outer": L.p["outer"], "row": L.p["row"], "parts": L.p["parts"]})
+
+
+@emits("BatchNormalization")
+def _batchnorm(L, ctx, reuse):
+    p = L.p
+    w, c = ctx.const(L, "w"), ctx.const(L, "shift")
+    return Emit("nest", {"dims": [p["outer"], p["channels"], p["inner"]],
+                         "value": c_convert(f"(int64_t)x0[(i0 * {p['channels']} + i1) * {p['inner']} + i2] * {w}[i1] + {c}[i1]",
+                                            p["F"], L.out_fmt)})
 
 
 @emits("Concat")

@@ -98,8 +98,8 @@ class FixedPlan:
                                 "what": "output" if L else "input", "range": [lo, hi], "format": f.short(),
                                 "representable": [f.lo, f.hi]})
         for L in self.layers:
-            if L.weight_tensor is not None:
-                w = np.asarray(self.graph.tensors[L.weight_tensor].data, np.float64)
+            if L.weight_values is not None:
+                w = L.weight_values
                 f = L.weight_fmt
                 lo, hi = float(w.min()), float(w.max())
                 if lo < f.lo or hi > f.hi:
@@ -174,13 +174,12 @@ def assign(graph: Graph, options: FixedOptions, ranges: dict | None = None) -> F
         signed = not (nonneg and width <= 16)  # ufixed for outputs that cannot be negative (one more bit)
         return Fixed(width, int_bits_for(_max_abs(lo, hi), width, signed), signed, options.rounding, options.overflow)
 
-    def weight_format(tensor: str, override) -> Fixed:
+    def weight_format(w: np.ndarray, override) -> Fixed:
         if isinstance(override, Fixed):
             return override
         if override is None and default is not None:
             return default
         width = override or auto_w
-        w = np.asarray(graph.tensors[tensor].data, np.float64)
         return Fixed(width, int_bits_for(float(np.max(np.abs(w))) if w.size else 0.0, width), True,
                      options.rounding, options.overflow)
 
@@ -204,12 +203,13 @@ def assign(graph: Graph, options: FixedOptions, ranges: dict | None = None) -> F
         wt = fx.weight_input(node, graph)
         if w_o is not None and wt is None:
             raise UsageError(f"--config '{node.name}': this {node.op} has no constant input (weights)")
-        w_fmt = weight_format(wt, w_o) if wt else None
+        wv = fx.weight_values(node, graph) if wt else None
+        w_fmt = weight_format(wv, w_o) if wt else None
         if acc_o is not None and not fx.accumulates:
             raise UsageError(f"--config '{node.name}': only Conv/ConvTranspose/Gemm/MatMul layers have an accumulator to set")
         L = fx.lower(node, graph, in_fmts, out_fmt, w_fmt, accum=acc_o) if fx.accumulates else \
             fx.lower(node, graph, in_fmts, out_fmt, w_fmt)
-        L.weight_tensor = wt
+        L.weight_tensor, L.weight_values = wt, wv
         L.node_out_shape = tuple(graph.tensors[node.outputs[0]].shape)
         for o in node.outputs:
             if o:

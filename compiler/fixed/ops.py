@@ -77,6 +77,7 @@ class Layer:
     macs: int = 0
     node_out_shape: tuple[int, ...] = ()
     weight_tensor: str | None = None  # the constant input quantized with weight_fmt
+    weight_values: np.ndarray | None = None  # the real values quantized with weight_fmt (for range checks)
 
 
 class FxOp:
@@ -87,6 +88,11 @@ class FxOp:
 
     def weight_input(self, node: Node, graph: Graph) -> str | None:
         return node.inputs[1] if self.has_weights else None
+
+    def weight_values(self, node: Node, graph: Graph) -> np.ndarray | None:
+        """The real values the weight format must hold (default: the weight input's data)."""
+        t = self.weight_input(node, graph)
+        return None if t is None else np.asarray(graph.tensors[t].data, np.float64)
 
     def lower(self, node: Node, graph: Graph, in_fmts: list[Fixed], out_fmt: Fixed,
               weight_fmt: Fixed | None) -> Layer:
@@ -359,6 +365,9 @@ class _DenseFx(FxOp):
         """(W as [n, k] so that y[i, j] = Σ_p x[i, p] · W[j, p], bias [n] or None), in float."""
         raise NotImplementedError
 
+    def weight_values(self, node, graph):
+        return self.weights(node, graph)[0]  # alpha folded in
+
     def lower(self, node, graph, in_fmts, out_fmt, weight_fmt, accum=None):
         x = graph.tensors[node.inputs[0]]
         y = graph.tensors[node.outputs[0]]
@@ -448,8 +457,8 @@ class _BinaryFx(FxOp):
                 ops.append({"arg": k, "fmt": next(computed), "shape": tuple(t.shape)})
                 k += 1
         fa, fb = ops[0]["fmt"], ops[1]["fmt"]
-        if self.name == "Mul":
-            F, shifts, bits = fa.F + fb.F, [0, 0], fa.W + fb.W + 1
+        if self.mul_like:
+            F, shifts, bits = fa.F + fb.F, [0, 0], fa.W + fb.W + 1 + fb.F
         else:
             F = max(fa.F, fb.F)
             shifts = [F - fa.F, F - fb.F]
@@ -457,13 +466,15 @@ class _BinaryFx(FxOp):
         if bits > 63:
             raise UnsupportedError(f"node '{node.name}' ({node.op}): {fa.short()} and {fb.short()} exceed 64-bit arithmetic")
         L = Layer(node, self, in_fmts, out_fmt, weight_fmt=weight_fmt)
-        L.p = {"F": F, "shifts": shifts, "ops": ops, "out_shape": tuple(y.shape)}
+        L.p = {"F": F, "shifts": shifts, "ops": ops, "out_shape": tuple(y.shape), "fb": fb.F}
         for o in ops:
             if "const" in o:
                 L.consts[o["const"]] = (quantize(graph.tensors[node.inputs[ops.index(o)]].data, weight_fmt), weight_fmt.ctype)
         return L
 
-    def combine(self, a, b):
+    mul_like = False  # the result keeps F_a + F_b fractional bits (Mul, PRelu) instead of max(F_a, F_b)
+
+    def combine(self, a, b, p):
         raise NotImplementedError
 
     def simulate(self, L, ins):
@@ -477,7 +488,7 @@ class _BinaryFx(FxOp):
             else:
                 v = ins[o["arg"]].reshape((S,) + (1,) * (r - len(o["shape"])) + o["shape"])
             vals.append(shift_round(v, -sh, "trn"))
-        v = np.broadcast_to(self.combine(vals[0], vals[1]), (S, *p["out_shape"]))
+        v = np.broadcast_to(self.combine(vals[0], vals[1], p), (S, *p["out_shape"]))
         return _conv_out(v, p["F"], L.out_fmt)
 
 
@@ -485,7 +496,7 @@ class _BinaryFx(FxOp):
 class AddFx(_BinaryFx):
     name = "Add"
 
-    def combine(self, a, b):
+    def combine(self, a, b, p):
         return a + b
 
 
@@ -493,16 +504,28 @@ class AddFx(_BinaryFx):
 class SubFx(_BinaryFx):
     name = "Sub"
 
-    def combine(self, a, b):
+    def combine(self, a, b, p):
         return a - b
 
 
 @fx_op
 class MulFx(_BinaryFx):
     name = "Mul"
+    mul_like = True
 
-    def combine(self, a, b):
+    def combine(self, a, b, p):
         return a * b
+
+
+@fx_op
+class PReluFx(_BinaryFx):
+    """PRelu: x · slope below zero (at F_x + F_slope), x shifted exactly to that precision above."""
+
+    name = "PRelu"
+    mul_like = True
+
+    def combine(self, a, b, p):
+        return np.where(a < 0, a * b, a * np.int64(1 << p["fb"]))
 
 
 @fx_op
@@ -774,6 +797,45 @@ class ReduceFx(FxOp):
 
     def cost(self, L, reuse):
         return {"multipliers": 1 if L.p["kind"] == "Mean" else 0, "cycles": L.p["nout"] * L.p["k"]}
+
+
+@fx_op
+class BatchNormalizationFx(FxOp):
+    """Unfolded BatchNormalization: y = x · a + c per channel, a = scale / sqrt(var + eps) at the weight
+    format, c = B − mean · a at F_x + F_a fractional bits (rounded half up); the sum is exact, then converted."""
+
+    name = "BatchNormalization"
+    has_weights = True
+
+    def affine(self, node, graph):
+        scale, b, mean, var = (need_const(node, graph, k, n) for k, n in ((1, "scale"), (2, "bias"), (3, "mean"), (4, "var")))
+        a = scale / np.sqrt(var + float(node.attrs["epsilon"]))
+        return a, b - mean * a
+
+    def weight_values(self, node, graph):
+        return self.affine(node, graph)[0]
+
+    def lower(self, node, graph, in_fmts, out_fmt, weight_fmt):
+        x = graph.tensors[node.inputs[0]]
+        a, c = self.affine(node, graph)
+        F = in_fmts[0].F + weight_fmt.F
+        cq = np.floor(c * 2.0 ** F + 0.5)
+        if in_fmts[0].W + weight_fmt.W + 2 > 62 or (cq.size and float(np.max(np.abs(cq))) >= 2.0 ** 61):
+            raise UnsupportedError(f"node '{node.name}' (BatchNormalization): formats too wide for 64-bit arithmetic")
+        L = Layer(node, self, in_fmts, out_fmt, weight_fmt=weight_fmt, macs=x.size)
+        inner = int(np.prod(x.shape[2:], dtype=np.int64)) if len(x.shape) > 2 else 1
+        L.p = {"outer": x.shape[0], "channels": x.shape[1] if len(x.shape) > 1 else 1, "inner": inner, "F": F}
+        L.consts = {"w": (quantize(a, weight_fmt), weight_fmt.ctype), "shift": (cq.astype(np.int64), "int64_t")}
+        return L
+
+    def simulate(self, L, ins):
+        p = L.p
+        S = ins[0].shape[0]
+        x = ins[0].reshape(S, p["outer"], p["channels"], p["inner"])
+        a = L.consts["w"][0].astype(np.int64).reshape(1, 1, -1, 1)
+        c = L.consts["shift"][0].reshape(1, 1, -1, 1)
+        y, nov = _conv_out(x * a + c, p["F"], L.out_fmt)
+        return y.reshape((S, *L.node_out_shape)), nov
 
 
 class _ElementwiseActFx(_PassFx):

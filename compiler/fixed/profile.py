@@ -37,8 +37,8 @@ def profile_rows(plan: FixedPlan) -> list[dict]:
         if plan.ranges and name in plan.ranges:
             row("input", "input", name, *plan.ranges[name], plan.act[name])
     for L in plan.layers:
-        if L.weight_tensor is not None:
-            w = np.asarray(g.tensors[L.weight_tensor].data, np.float64)
+        if L.weight_values is not None:
+            w = L.weight_values
             row(L.node.name, "weights", L.weight_tensor, float(w.min()), float(w.max()), L.weight_fmt, w.ravel())
         o = L.node.outputs[0]
         if plan.ranges and o in plan.ranges:

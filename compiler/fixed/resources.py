@@ -7,7 +7,8 @@ The model, per layer (what the generated pragmas ask the HLS tool for):
              multipliers = ceil(n_out · n_in / R), cycles = rows · R
   AveragePool / GlobalAveragePool: one multiplier (the reciprocal), one input or output element per cycle
   other layers: no multiplier, one output element per cycle (II = 1); Reshape is free (an alias)
-  weight_bits = Σ weights · W_weight + Σ biases · W_accumulator
+  weight_bits = Σ weights (and constant operands) · W_weight + Σ biases · W_accumulator
+             (+ BatchNormalization offsets at the width their largest value needs)
   BRAM18K    = 0 when R = 1 (weights fully partitioned into registers), else ceil(weight_bits / 18432)
              (one 18 Kib block RAM holds 18432 bits; a lower bound: a real mapping pads widths/depths)
   latency    = Σ cycles: layers run one after another (no DATAFLOW overlap, no pipeline fill counted).
@@ -16,6 +17,8 @@ Estimates for sizing, not synthesis results.
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from .assign import FixedPlan
 
@@ -33,6 +36,8 @@ def layer_costs(plan: FixedPlan) -> list[dict]:
                 wbits += int(data.size) * L.acc.W
             elif role == "w" or role.startswith("k"):
                 wbits += int(data.size) * L.weight_fmt.W
+            elif role == "shift":  # BatchNormalization offsets: as wide as their largest value needs
+                wbits += int(data.size) * (int(np.max(np.abs(data))).bit_length() + 1 if data.size else 0)
         bram = 0 if R == 1 or wbits == 0 else math.ceil(wbits / BRAM18K_BITS)
         rows.append({"layer": L.node.name, "op": L.node.op + (f"+{L.node.attrs['activation']['op']}"
                                                                if L.node.attrs.get("activation") else ""),
