@@ -72,7 +72,12 @@ class TvmArtifact(Artifact):
         else:
             self.dev = tvm.cpu(0)
             where = f"host {platform.machine()} (TVM llvm -mcpu={tt.get('mcpu')})"
-        self.vm = relax.VirtualMachine(tvm.runtime.load_module(str(build_dir / self.meta["library"])), self.dev)
+        lib = build_dir / self.meta["library"]
+        try:
+            self.vm = relax.VirtualMachine(tvm.runtime.load_module(str(lib)), self.dev)
+        except Exception as e:  # noqa: BLE001 - TVM raises plain RuntimeError/TVMError for a bad library
+            msg = (str(e).strip().splitlines() or ["?"])[-1][:200]
+            raise UsageError(f"{lib}: cannot load the TVM library ({msg}); rebuild it with `convc compile`") from None
         self.ran_on = where
 
     def run(self, inputs):
