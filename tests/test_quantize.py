@@ -341,3 +341,20 @@ def test_conv1d_avgpool1d_and_batch(tmp_path):
                   const("b", rng.standard_normal(6).astype(np.float32))])
     res = _check_int8(_graph_of(model, tmp_path), tmp_path, lsb=3)
     assert res.float_layers == [] and {"QConv", "QAvgPool", "QMul"} <= {n.op for n in res.graph.nodes}
+
+
+def test_resize_nearest_int8(tmp_path):
+    """Nearest Resize only gathers: it runs on int8 with unchanged parameters; linear stays float."""
+    rng = np.random.default_rng(12)
+    model = make([h.make_node("Conv", ["x", "w"], ["c"]),
+                  h.make_node("Resize", ["c", "", "sc"], ["u"], mode="nearest"),
+                  h.make_node("Resize", ["c", "", "sc"], ["v"], mode="linear"),
+                  h.make_node("Add", ["u", "v"], ["y"])],
+                 [vi("x", [1, 2, 3, 4])], [vi("y", [1, 3, 6, 8])],
+                 [const("w", rng.standard_normal((3, 2, 1, 1)).astype(np.float32)),
+                  const("sc", np.array([1, 1, 2, 2], np.float32))], opset=13)
+    res = _check_int8(_graph_of(model, tmp_path), tmp_path)
+    ops = [n.op for n in res.graph.nodes]
+    assert ops.count("Resize") == 2 and [s.split(" ")[-1] for s in res.float_layers] == ["(Resize)"]
+    near = [n for n in res.graph.nodes if n.op == "Resize" and n.attrs["mode"] == "nearest"][0]
+    assert res.graph.tensors[near.outputs[0]].dtype == "int8"

@@ -247,8 +247,8 @@ class Resize(OpDef):
 
     def infer(self, node, inputs):
         x, a = inputs[0], node.attrs
-        if x.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype {x.dtype} is not supported (float only)")
+        if x.dtype not in ("float32", "float64") and not (a["mode"] == "nearest" and x.dtype in ("int8", "uint8")):
+            raise ValueError(f"dtype {x.dtype} is not supported (float; int8 for nearest)")
         if len(a["scales"]) != len(x.shape) or len(a["sizes"]) != len(x.shape):
             raise ValueError(f"scales/sizes do not match rank {len(x.shape)}")
         if a["mode"] not in MODES or a["transform"] not in TRANSFORMS or a["nearest_mode"] not in NEAREST_MODES:

@@ -139,6 +139,8 @@ class _Exporter:
                 self.quantize_to(self.dq(n.inputs[0]), y, n.name)
             elif n.op in INT8_DIRECT and q.tensors[y].dtype == "int8":
                 self.direct(n)
+            elif q.tensors[y].dtype == "int8":
+                raise UnsupportedError(f"QDQ export: int8 layer '{n.name}' ({n.op}) has no QDQ form yet")
             else:
                 raise UnsupportedError(f"QDQ export: layer '{n.name}' ({n.op}) runs in float; exporting mixed-precision "
                                        f"graphs is not supported yet")

@@ -30,7 +30,7 @@ from .fixedpoint import quantize_multiplier, quantize_multipliers, round_half_aw
 CLAMP_ACTS = ("Relu", "Clip")
 LUT_OPS = ("Relu", "Clip", "LeakyRelu", "HardSwish", "HardSigmoid", "Sigmoid", "Tanh")
 FIXED_OUTPUT = {"Sigmoid": (1.0 / 256, -128), "Tanh": (1.0 / 128, 0), "Softmax": (1.0 / 256, -128)}
-PASS_THROUGH = ("Reshape", "Transpose", "Identity", "MaxPool", "GlobalMaxPool", "Pad")
+PASS_THROUGH = ("Reshape", "Transpose", "Identity", "MaxPool", "GlobalMaxPool", "Pad", "Resize")
 
 
 @dataclass
@@ -397,8 +397,8 @@ class _Rewriter:
         self.get_q(x)
         if n.op == "Pad" and n.attrs.get("mode") == "constant" and len(n.inputs) == 1:
             pass
-        elif n.op == "Pad" or any(i for i in n.inputs[1:]):
-            return False
+        elif n.op == "Pad" or any(i for i in n.inputs[1:]) or (n.op == "Resize" and n.attrs["mode"] != "nearest"):
+            return False  # (nearest Resize only gathers values; linear/cubic stay float)
         xq = self.i8[x]
         s, zp = self.qp[xq]
         attrs = dict(n.attrs)
@@ -422,7 +422,7 @@ class _Rewriter:
         self.emit(n.op, [xq], [yq], attrs, n.name)
         return True
 
-    _reshape = _transpose = _identity = _maxpool = _globalmaxpool = _pad = _pass_through
+    _reshape = _transpose = _identity = _maxpool = _globalmaxpool = _pad = _resize = _pass_through
 
     def _concat(self, n: Node) -> bool:
         if not all(self.g.tensors[i].dtype == "float32" for i in n.inputs):
