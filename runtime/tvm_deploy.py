@@ -169,11 +169,18 @@ def board_runtime(board: Board, log=None) -> Path:
     dest = cache_root() / "tvm-runtime" / board.arch / key
     if all((dest / lib).is_file() for lib in RUNTIME_LIBS):
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(dest.parent / f".{dest.name}.lock", "w") as lock:
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(dest.parent / f".{dest.name}.lock", "w")
+    except OSError as e:
+        raise ToolchainError(f"cannot write the TVM runtime cache {dest.parent} ({e.strerror}); "
+                             "set CONVC_CACHE_DIR to a writable folder") from None
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be building the same runtime
         if all((dest / lib).is_file() for lib in RUNTIME_LIBS):
             return dest
+        print(f"convc: {'fetching' if board.wheel_platform else 'cross-building (about 90 s of CPU time)'} the "
+              f"{board.arch} TVM runtime once, into {dest}", file=sys.stderr, flush=True)
         stage = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
         try:
             t0 = time.monotonic()
