@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..quantize.fixedpoint import softmax_int8
+from ..quantize.fixedpoint import SOFTMAX_ACCUM_INT_BITS, softmax_int8
 from .registry import CKernel, OpDef, register
 
 
@@ -31,4 +31,5 @@ class QSoftmax(OpDef):
         a = node.attrs
         x = graph.tensors[node.inputs[0]]
         return CKernel("qsoftmax", {"rows": x.size // a["depth"], "depth": a["depth"], "multiplier": a["multiplier"],
-                                    "left_shift": a["left_shift"], "diff_min": a["diff_min"]})
+                                    "left_shift": a["left_shift"], "diff_min": a["diff_min"],
+                                    "accum_bits": SOFTMAX_ACCUM_INT_BITS, "out_shift": 31 - 8, "out_zp": -128})
