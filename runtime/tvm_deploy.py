@@ -41,7 +41,7 @@ from convc.compiler.errors import ConvcError, ToolchainError, UsageError
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "c_templates"
 COMPAT_DIR = TEMPLATE_DIR / "tvm" / "runtime_compat"
-DEFAULT_TIMEOUT_S = 300.0
+TIMEOUT_BASE_S, TIMEOUT_PER_SAMPLE_S = 120.0, 5.0  # a QEMU run may take this long before it counts as hung
 TENSOR_ALIGNMENT = 64  # bytes; tvm::runtime::kAllocAlignment, which TVM's generated kernels assume
 RUNTIME_LIBS = ("libtvm_runtime.so", "libtvm_ffi.so")
 
@@ -447,7 +447,7 @@ def run_deploy_bundle_many(build_dir: Path, samples: list[dict[str, np.ndarray]]
         cmd = [qemu, "-L", board.sysroot, str(build_dir / "deploy"), str(build_dir / meta.get("library", "model.so")),
                *args, *map(str, outs)]
         env = dict(os.environ, LD_LIBRARY_PATH=str(build_dir / "lib"))
-        timeout = timeout_s if timeout_s is not None else DEFAULT_TIMEOUT_S
+        timeout = timeout_s if timeout_s is not None else TIMEOUT_BASE_S + TIMEOUT_PER_SAMPLE_S * len(samples)
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=tmp)
         except subprocess.TimeoutExpired:
