@@ -49,7 +49,7 @@ def c_convert(expr: str, frac_from: int, fmt: Fixed) -> str:
 
 
 def c_activation(a: dict, var: str, ctype: str) -> str:
-    """C statement applying the lowered activation `a` (ops.lower_activation) to variable `var`."""
+    """C statement applying the lowered activation `a` (ops.common.lower_activation) to variable `var`."""
     op = a["op"]
     if op is None:
         return "/* no activation */"
@@ -150,7 +150,7 @@ def _dense(L, ctx, reuse):
 
 
 def _acc_args(L) -> dict:
-    """How each product enters the accumulator, and what happens to the sum (ops.Acc)."""
+    """How each product enters the accumulator, and what happens to the sum (ops.common.Acc)."""
     a = L.acc
     if a.term_shift > 0:
         opn, cls = f"convc_fx_shr_{a.rounding}(", f", {a.term_shift})"

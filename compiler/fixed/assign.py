@@ -12,7 +12,7 @@ Formats come from, in order of precedence:
      outputs that cannot be negative (fused or plain Relu, Clip with min >= 0, Sigmoid, HardSigmoid,
      Softmax) get an unsigned format (ufixed, W <= 16), which gains a bit.
 Layers that move data without arithmetic (MaxPool, Reshape, Transpose, Pad, unfused Relu/Clip/LeakyRelu)
-keep their input's format. Accumulators are sized in ops.py from bit growth.
+keep their input's format. Accumulators are sized in ops/common.py from bit growth.
 """
 from __future__ import annotations
 
