@@ -125,7 +125,13 @@ def cmd_inspect(args) -> int:
     if args.target:  # build the firmware and run one sample on the board: flash, RAM, instructions
         from convc.runtime.qemu_mcu import format_target_report, target_report
 
-        info["target"] = target_report(graph, args.target)
+        tgraph = graph
+        if args.quantize:  # report the int8 firmware
+            from .quantize.pipeline import quantize_model
+
+            tgraph = quantize_model(graph, args.quantize, args.calib, args.calib_method).graph
+        info["target"] = target_report(tgraph, args.target)
+        info["target"]["quantize"] = args.quantize
     print(json.dumps(info, indent=2) if args.json else format_table(info))
     if args.target and not args.json:
         print(format_target_report(info["target"]))
@@ -250,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     model_args(i)
     i.add_argument("--json", action="store_true")
     i.add_argument("--target", help="also build for this cortex-m target and report flash, RAM, instructions")
+    quant_args(i)
     add_fpga_args(i)
     i.set_defaults(fn=cmd_inspect)
 

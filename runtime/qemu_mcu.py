@@ -208,6 +208,7 @@ def target_report(graph, target_name: str, stack_bytes: int | None = None) -> di
 
 def format_target_report(r: dict) -> str:
     per = f", {r['instructions_per_mac']:.2f} instructions/MAC" if r["instructions_per_mac"] else ""
-    return (f"target {r['target']} (QEMU {r['board']}): flash {r['flash_bytes']} bytes, RAM {r['ram_bytes']} bytes "
+    q = f", {r['quantize']}" if r.get("quantize") else ""
+    return (f"target {r['target']} (QEMU {r['board']}{q}): flash {r['flash_bytes']} bytes, RAM {r['ram_bytes']} bytes "
             f"(arena {r['arena_bytes']} + stack {r['stack_bytes']} measured + data/bss), "
             f"{r['instructions']} instructions per inference (one random sample, QEMU -icount){per}")

@@ -5,6 +5,7 @@ reports (flash, RAM, measured stack, instructions per inference from -icount) mu
 positive and deterministic; a fault, a hang and a model that does not fit are errors, not passes.
 """
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -219,6 +220,13 @@ def test_inspect_with_target_reports_firmware_numbers(capsys):
     assert t["instructions"] > info["totals"]["macs"] > 0
     assert main(["inspect", str(DIGITS), "--target", "c"]) == 2
     assert "builds no firmware" in capsys.readouterr().err
+    # the int8 firmware: a quarter of the weights and arena
+    assert main(["inspect", str(DIGITS), "--target", "cortex-m7", "--quantize", "int8", "--calib",
+                 str(ROOT / "examples" / "digits" / "digits_calib.npz")]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("target cortex-m7 (QEMU mps2-an500, int8): flash ")
+    m = re.search(r"flash (\d+) bytes, RAM (\d+) bytes \(arena (\d+) ", last)
+    assert int(m.group(1)) < t["flash_bytes"] / 2 and int(m.group(3)) == t["arena_bytes"] // 4
 
 # ---------------------------------------------------------------------------------------------
 # int8: the same C backend on the boards; bit-exact with the integer oracle
