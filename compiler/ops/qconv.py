@@ -68,7 +68,21 @@ class QConv(OpDef):
         ih, iw = two(x.shape[2:])
         oh, ow = two(y.shape[2:])
         g = a["group"]
+        # interior outputs (the whole window inside the input) take a path without bounds checks,
+        # with the input offset folded into the bias: bias[m] − in_zp · Σ w[m]
+        lo = [-(-p[i] // s[i]) for i in range(2)]
+        hi = [max(lo[i], min(oo, (n_in - 1 - (kk - 1) * dd + p[i]) // s[i] + 1))
+              for i, (oo, n_in, kk, dd) in enumerate(((oh, ih, k[0], d[0]), (ow, iw, k[1], d[1])))]
+        wsum = np.asarray(graph.tensors[node.inputs[1]].data, np.int64).reshape(w.shape[0], -1).sum(axis=1)
+        bias = graph.tensors[node.inputs[2]].data
+        folded = None
+        if bias is not None:
+            fb = bias.astype(np.int64) - int(a["in_zp"]) * wsum
+            if np.all(np.abs(fb) < 2 ** 31):
+                folded = ctx.add_table(node.name + "_bias_folded", fb.astype(np.int32), "int32")
         args = {"n": x.shape[0], "c": x.shape[1], "m": w.shape[0], "group": g,
+                "oy_lo": lo[0], "oy_hi": hi[0], "ox_lo": lo[1], "ox_hi": hi[1],
+                "fast": folded is not None and hi[0] > lo[0] and hi[1] > lo[1], "folded_bias": folded,
                 "cg": x.shape[1] // g, "mg": w.shape[0] // g,
                 "ih": ih, "iw": iw, "in_plane": ih * iw, "k_plane": k[0] * k[1], "oh": oh, "ow": ow,
                 "kh": k[0], "kw": k[1], "sh": s[0], "sw": s[1], "dh": d[0], "dw": d[1], "ph": p[0], "pw": p[1],
