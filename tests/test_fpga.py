@@ -163,6 +163,23 @@ def test_networks_bit_exact(tmp_path, net):
     assert rep2["outputs"][0]["mismatches"] == 0
 
 
+def _harness_matches_simulator(model: Path, opts: FixedOptions, out: Path) -> None:
+    """Build the generated host harness with ASan + UBSan, feed it raw integers (scaled to overflow
+    narrow formats), and compare its raw output bytes with the simulator's."""
+    g = load_and_optimize(model)
+    plan = assign(g, opts)
+    d, _ = compile_fpga(plan, out)
+    subprocess.run(["make", "-s", "-C", str(d), "CFLAGS=-O1 -std=c99 -Wall -Wextra -Werror -pedantic "
+                    "-fsanitize=address,undefined -fno-sanitize-recover=all"], check=True, capture_output=True)
+    rng = np.random.default_rng(5)
+    ints = {n: fx.quantize(rng.standard_normal((1, *g.tensors[n].shape)) * 3, plan.act[n]) for n in g.inputs}
+    (out / "in.bin").write_bytes(b"".join(ints[n].astype(plan.act[n].np_dtype).tobytes() for n in g.inputs))
+    subprocess.run([str(d / "model_host"), str(out / "in.bin"), str(out / "out.bin")], check=True)
+    sim = run_int(plan, ints)
+    want = b"".join(sim.ints[o].astype(plan.act[o].np_dtype).tobytes() for o in g.outputs)
+    assert (out / "out.bin").read_bytes() == want
+
+
 def _op_coverage_model(path: Path) -> None:
     """1-D dilated Conv, 1x1 Conv, Add, unfused LeakyRelu, constant Pad, MaxPool, AveragePool (pads,
     ceil_mode, count_include_pad=0), Concat, Transpose, Clip, GlobalAveragePool, Flatten, MatMul,
@@ -205,6 +222,7 @@ def test_op_coverage_bit_exact_and_close_to_onnxruntime(tmp_path):
     rep = validate_fpga(str(p), samples=4, precision="fixed<10,3>", rounding="trn", overflow="wrap")
     assert [o["mismatches"] for o in rep["outputs"]] == [0, 0, 0]
     assert all(o["sqnr_db"] > 20 for o in rep["outputs"])
+    _harness_matches_simulator(p, FixedOptions("fixed<8,2>", "rnd_conv", "wrap", 3), tmp_path / "san")
 
 
 def test_conv_transpose(tmp_path):
@@ -284,6 +302,7 @@ def test_resize_linear_cubic_and_reduce(tmp_path):
     assert all(o["sqnr_db"] > 50 for o in rep["outputs"]), [o["sqnr_db"] for o in rep["outputs"]]
     rep = validate_fpga(str(tmp_path / "rr.onnx"), samples=4, precision="fixed<10,4>", rounding="rnd_conv")
     assert [o["mismatches"] for o in rep["outputs"]] == [0] * 7
+    _harness_matches_simulator(tmp_path / "rr.onnx", FixedOptions("fixed<8,2>", "trn", "wrap"), tmp_path / "san")
 
 
 def test_real_pytorch_export(tmp_path):
@@ -327,6 +346,7 @@ def test_unfolded_batchnorm_and_prelu(tmp_path):
         rep = validate_fpga(str(tmp_path / "bn.onnx"), samples=6, precision=prec)
         assert [o["mismatches"] for o in rep["outputs"]] == [0, 0]
     assert all(o["sqnr_db"] > 50 for o in validate_fpga(str(tmp_path / "bn.onnx"), samples=6)["outputs"])
+    _harness_matches_simulator(tmp_path / "bn.onnx", FixedOptions("fixed<8,2>", "rnd", "wrap"), tmp_path / "san")
 
 
 def test_table_activations(tmp_path):
@@ -372,6 +392,7 @@ def test_softmax(tmp_path):
           "x3": fx.quantize(rng.standard_normal((5, 1, 5, 3)), plan.act["x3"])}
     y = fx.to_real(run_int(plan, xs).ints["y"], plan.act["y"])
     assert np.allclose(y.sum(axis=-1), 1.0, atol=0.005)
+    _harness_matches_simulator(tmp_path / "sm.onnx", FixedOptions("fixed<8,2>", "rnd_conv", "wrap"), tmp_path / "san")
 
 
 # ---- overflow: saturate vs wrap on a layer forced too narrow ---------------------------------------
