@@ -471,12 +471,12 @@ class _Rewriter:
         if not n.attrs.get("coerce_2d") and ax != len(shape) - 1:
             return False
         depth = int(np.prod(shape[ax:], dtype=np.int64))
-        xq = self.get_q(n.inputs[0])
-        s_in, _ = self.qp[xq]
+        s_in, _ = self.qp[self.i8[n.inputs[0]]] if n.inputs[0] in self.i8 else self.range_qparams(n.inputs[0])
         try:
             params = softmax_params(s_in)
         except ValueError:
             return False
+        xq = self.get_q(n.inputs[0])
         s_out, zp_out = FIXED_OUTPUT["Softmax"]
         yq = self.new_int8(n.outputs[0], s_out, zp_out)
         self.emit("QSoftmax", [xq], [yq], {**params, "depth": depth}, n.name)
