@@ -373,7 +373,7 @@ class _Rewriter:
         y = n.outputs[0]
         if self.g.tensors[y].quant is not None and self.range_qparams(y) != (s, zp):
             s_out, zp_out = self.range_qparams(y)
-            m, sh = get_op_requant(attrs, self.g.tensors[n.inputs[0]].shape, s, s_out)
+            m, sh = avgpool_requant(attrs, self.g.tensors[n.inputs[0]].shape, s, s_out)
             attrs.update({"out_zp": zp_out, "multiplier": m, "shift": sh})
             s, zp = s_out, zp_out
         yq = self.new_int8(y, s, zp)
@@ -483,7 +483,8 @@ class _Rewriter:
         return True
 
 
-def get_op_requant(attrs: dict, x_shape, s_in: float, s_out: float):
+def avgpool_requant(attrs: dict, x_shape, s_in: float, s_out: float):
+    """Per output position (multiplier, shift) for a QAvgPool that requantizes s_in → s_out."""
     from ..ops.registry import get_op
 
     return get_op("QAvgPool").requant_tables(Node("pool", "QAvgPool", [], [], attrs), x_shape, s_in, s_out)
