@@ -15,7 +15,7 @@ from convc.compiler.errors import UsageError
 from convc.compiler.ir import Node
 from convc.compiler.ops.registry import get_op
 from convc.compiler.quantize.calibrate import calibrate, load_calibration
-from convc.compiler.quantize.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
+from convc.compiler.quantize.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier, quantize_multipliers
 from convc.compiler.quantize.rewrite import act_qparams, quantize_graph
 from convc.runtime.data import random_data, sample
 from convc.runtime.host import HostModel, build_shared, host_cc
@@ -59,11 +59,12 @@ def test_network_int8_c_bit_exact(name, tmp_path):
     assert c.c_model.meta["arena_bytes"] <= 0.3 * cf.c_model.meta["arena_bytes"]
 
 
-def test_int8_c_clean_under_sanitizers(tmp_path):
-    """The MobileNetV2-style network (depthwise, Relu6 clamps, residual QAdd, QAvgPool) built as the
-    host test program with ASan/UBSan: no report, output identical to the integer oracle."""
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_int8_c_clean_under_sanitizers(name, tmp_path):
+    """Each int8 network (depthwise, Relu6 clamps, residual QAdd, Concat requantization, QAvgPool)
+    built as the host test program with ASan/UBSan: no report, output identical to the oracle."""
     path = tmp_path / "m.onnx"
-    onnx.save(ALL["mobilenetv2"](), path)
+    onnx.save(ALL[name](), path)
     g = load_and_optimize(path)
     q = quantize_graph(g, random_data(g, 16, seed=1)).graph
     c = compile_graph(q, "c", tmp_path / "b")
@@ -358,3 +359,95 @@ def test_resize_nearest_int8(tmp_path):
     assert ops.count("Resize") == 2 and [s.split(" ")[-1] for s in res.float_layers] == ["(Resize)"]
     near = [n for n in res.graph.nodes if n.op == "Resize" and n.attrs["mode"] == "nearest"][0]
     assert res.graph.tensors[near.outputs[0]].dtype == "int8"
+
+
+def _single_op_graph(op, x_shape, consts, attrs):
+    from convc.compiler.ir import Graph, QuantParams, Tensor
+
+    g = Graph("one")
+    g.add_tensor(Tensor("x", tuple(x_shape), "int8"))
+    g.inputs = ["x"]
+    names = []
+    for k, arr in enumerate(consts):
+        names.append(g.add_const(f"c{k}", arr).name)
+    node = Node("op", op, ["x", *names], ["y"], attrs)
+    (shape, dtype), = get_op(op).infer(node, [g.tensors[i] for i in node.inputs])
+    g.add_tensor(Tensor("y", shape, dtype))
+    g.nodes = [node]
+    g.outputs = ["y"]
+    g.verify()
+    return g
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_qconv_random_geometry_c_equals_oracle(seed, tmp_path):
+    """QConv's C kernel against its integer reference on random geometries (1-D/2-D, groups,
+    depthwise, strides, dilations, asymmetric pads, extreme zero points and multipliers)."""
+    rng = np.random.default_rng(100 + seed)
+    r = 1 if seed % 4 == 0 else 2
+    g_ = int(rng.choice([1, 2, 3]))
+    cg, mg = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    if seed % 3 == 0:
+        cg, mg = 1, int(rng.integers(1, 3))  # depthwise (with a channel multiplier)
+    k = [int(rng.integers(1, 4)) for _ in range(r)]
+    s = [int(rng.integers(1, 3)) for _ in range(r)]
+    d = [int(rng.integers(1, 3)) for _ in range(r)]
+    pads = [int(rng.integers(0, 3)) for _ in range(2 * r)]
+    sp = [int(rng.integers(6, 11)) for _ in range(r)]
+    m = g_ * mg
+    x = rng.integers(-128, 128, (2, g_ * cg, *sp)).astype(np.int8)
+    w = rng.integers(-127, 128, (m, cg, *k)).astype(np.int8)
+    b = rng.integers(-50000, 50000, m).astype(np.int32)
+    attrs = {"kernel_shape": k, "strides": s, "dilations": d, "pads": pads, "group": g_,
+             "in_zp": int(rng.integers(-128, 128)), "out_zp": int(rng.integers(-30, 30)),
+             "act_min": -128 + seed, "act_max": 127 - seed}
+    acc = get_op("QConv").accumulate(Node("op", "QConv", [], [], attrs), x, w, b)
+    span = np.abs(acc).max(axis=tuple(i for i in range(acc.ndim) if i != 1)) + 1
+    attrs["multiplier"], attrs["shift"] = quantize_multipliers(rng.uniform(60, 200, m) / span)
+    g = _single_op_graph("QConv", x.shape, [w, b], attrs)
+    c = compile_graph(g, "c", tmp_path / "b")
+    got = HostModel(c.out_dir).run({"x": x})["y"]
+    want = reference.run(g, {"x": x})["y"]
+    np.testing.assert_array_equal(got, want)
+    assert len(np.unique(want)) > 10
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_qavgpool_random_geometry_c_equals_oracle(seed, tmp_path):
+    """QAvgPool (TFLM rounding, and the one-step requantizing form) on random windows, pads,
+    ceil_mode and count_include_pad."""
+    rng = np.random.default_rng(200 + seed)
+    r = 1 if seed == 0 else 2
+    k = [int(rng.integers(1, 4)) for _ in range(r)]
+    attrs = {"kernel_shape": k, "strides": [int(rng.integers(1, 3)) for _ in range(r)],
+             "dilations": [int(rng.integers(1, 3)) if seed % 2 else 1 for _ in range(r)],
+             "pads": [int(rng.integers(0, kk)) for kk in k] * 2, "ceil_mode": seed % 2,
+             "count_include_pad": int(seed in (2, 3, 5)), "zp": int(rng.integers(-128, 128))}
+    x = rng.integers(-128, 128, (1, 3, *[int(rng.integers(5, 9)) for _ in range(r)])).astype(np.int8)
+    if seed >= 3:  # requantize to other output parameters
+        m, sh = get_op("QAvgPool").requant_tables(Node("p", "QAvgPool", [], [], attrs), x.shape, 0.05, 0.031)
+        attrs.update({"out_zp": int(rng.integers(-20, 20)), "multiplier": m, "shift": sh})
+    g = _single_op_graph("QAvgPool", x.shape, [], attrs)
+    c = compile_graph(g, "c", tmp_path / "b")
+    np.testing.assert_array_equal(HostModel(c.out_dir).run({"x": x})["y"], reference.run(g, {"x": x})["y"])
+
+
+@pytest.mark.parametrize("op", ["QAdd", "QMul"])
+@pytest.mark.parametrize("shapes", [((2, 3, 4), (2, 3, 4)), ((2, 3, 4), (3, 1)), ((1, 4), (5, 1, 4))])
+def test_qadd_qmul_broadcast_c_equals_oracle(op, shapes, tmp_path):
+    from convc.compiler.ops.qadd import add_params
+
+    rng = np.random.default_rng(len(shapes[1]))
+    a = rng.integers(-128, 128, shapes[0]).astype(np.int8)
+    b = rng.integers(-128, 128, shapes[1]).astype(np.int8)
+    attrs = {"zp_a": -5, "zp_b": 17, "out_zp": 3, "act_min": -100, "act_max": 120}
+    if op == "QAdd":
+        attrs.update(add_params(0.04, 0.013, 0.05))
+    else:
+        m, s = quantize_multiplier(1 / 300)  # products up to 2^16 land in the int8 range
+        attrs.update({"multiplier": m, "shift": s})
+    g = _single_op_graph(op, a.shape, [b], attrs)
+    c = compile_graph(g, "c", tmp_path / "b")
+    want = reference.run(g, {"x": a})["y"]
+    np.testing.assert_array_equal(HostModel(c.out_dir).run({"x": a})["y"], want)
+    assert len(np.unique(want)) > 10
