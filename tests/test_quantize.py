@@ -125,6 +125,13 @@ def test_compile_int8_cli(tmp_path, capsys):
     assert rc == 0 and "int8: 8 int8 layers, calibration mse on 200 samples; float layers: none" in text
     assert (out / "convc_fixedpoint.h").is_file()
     assert '#include "convc_fixedpoint.h"' in (out / "model.c").read_text()
+    again = tmp_path / "again"  # same model, same options: byte-identical files
+    assert main(["compile", str(DIGITS / "digits.onnx"), "--quantize", "int8", "--calib", str(DIGITS / "digits_calib.npz"),
+                 "--calib-method", "mse", "-o", str(again)]) == 0
+    capsys.readouterr()
+    files = sorted(p.name for p in out.iterdir() if p.is_file())
+    assert files == sorted(p.name for p in again.iterdir() if p.is_file())
+    assert all((out / f).read_bytes() == (again / f).read_bytes() for f in files)
     # model.h carries the boundary quantization; they are the graph's QuantizeLinear/DequantizeLinear
     hdr = (out / "model.h").read_text()
     g = load_and_optimize(DIGITS / "digits.onnx")
