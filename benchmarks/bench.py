@@ -19,6 +19,10 @@ allocator without reuse needs) vs the weights that ship. ORT's memory is not mea
   * TVM untuned: convc's x86 TVM build (default schedules), timed inside TVM by the Relax VM's
     ``time_evaluator``, one thread. (TVM tuned is not here yet: MetaSchedule does not run with the
     installed TVM, see README.)
+  * convc-C int8: convc's int8 rewrite (calibrated on 16 seeded samples), the same in-C timing; its
+    outputs are checked bit-exact against the integer oracle.
+  * ORT int8 QDQ: that int8 graph exported as QDQ (``convc quantize``) and run by ONNX Runtime's int8
+    kernels, timed as ORT above; its outputs are checked within one step of the integer oracle.
 More runtimes: append a ``Runner`` to ``RUNNERS``; the first runner is the baseline of the ratio
 columns. A runner returns ``Timing(us=None, reason=...)`` when it cannot run a network.
 """
@@ -358,7 +362,78 @@ class TvmUntunedRunner(Runner):
         return Timing(st["median_us"], extra=st, outputs=outs)
 
 
-RUNNERS: list[type[Runner]] = [OrtRunner, ConvcCRunner, TvmUntunedRunner]  # first = baseline of the ratio columns
+INT8_CALIB_SAMPLES = 16  # seeded standard-normal calibration samples for the int8 columns
+
+
+def int8_graph(net: Net):
+    """convc's int8 rewrite of the network (cached on the Net), calibrated on seeded samples."""
+    if getattr(net, "_int8", None) is None:
+        from convc.compiler.quantize.rewrite import quantize_graph
+        from convc.runtime.data import random_data
+
+        net._int8 = quantize_graph(net.graph, random_data(net.graph, INT8_CALIB_SAMPLES, seed=SEED + 1)).graph
+    return net._int8
+
+
+def _int8_check(q, feed: dict, outs: dict, lsb_steps: float) -> float:
+    """Largest difference from convc's integer oracle, in output steps (0 = bit-exact)."""
+    from convc.compiler import reference
+
+    ref = reference.run(q, feed)
+    worst = 0.0
+    for n in q.nodes:
+        if n.op == "DequantizeLinear" and n.outputs[0] in outs:
+            d = np.abs(np.asarray(outs[n.outputs[0]], np.float64) - ref[n.outputs[0]]) / n.attrs["scale"]
+            worst = max(worst, float(d.max()))
+    return worst
+
+
+class ConvcCInt8Runner(ConvcCRunner):
+    """convc's int8 build of the network (the same timing loop as convc-C); its outputs are checked
+    against the integer oracle (bit-exact), not against the float baseline."""
+
+    key, label, short = "convc_c_int8", "convc-C int8", "C8"
+
+    def time(self, net: Net, repeat: int) -> Timing:
+        try:
+            q = int8_graph(net)
+            out = net.build_dir.parent / f"{net.name}-c-int8"
+            compile_graph(q, "c", out)
+        except ConvcError as e:
+            return Timing(None, f"int8 build failed: {str(e).splitlines()[0][:160]}")
+        meta = json.loads((out / "convc.json").read_text())
+        qnet = Net(net.name, net.path, q, out, meta, net.feed, net.macs)
+        t = super().time(qnet, repeat)
+        if t.us is not None and t.outputs is not None:
+            t.extra["steps_vs_int8_oracle"] = _int8_check(q, net.feed, t.outputs, 1)
+            t.extra["arena_bytes"] = meta["arena_bytes"]
+            t.outputs = None  # int8: not compared with the float baseline
+        return t
+
+
+class OrtQdqRunner(OrtRunner):
+    """ONNX Runtime on convc's int8 graph exported as QDQ (`convc quantize`): ORT's own int8 kernels."""
+
+    key, label, short = "onnxruntime_qdq", "ORT int8 QDQ", "ORT8"
+
+    def time(self, net: Net, repeat: int) -> Timing:
+        from convc.compiler.quantize.export import export_qdq
+
+        try:
+            q = int8_graph(net)
+            sess = self.session(export_qdq(q).SerializeToString())
+        except Exception as e:  # noqa: BLE001 - a model ORT or the export cannot take is a reason
+            return Timing(None, f"QDQ export/ORT: {(str(e).splitlines() or [''])[0][:120]}")
+        feed = {i.name: net.feed[i.name] for i in sess.get_inputs()}
+        ns, res = self._time_session(sess, feed, repeat)
+        st = _stats_us(ns)
+        st["steps_vs_int8_oracle"] = _int8_check(q, net.feed, {o.name: np.asarray(v) for o, v in
+                                                               zip(sess.get_outputs(), res)}, 1)
+        return Timing(st["median_us"], extra=st)
+
+
+RUNNERS: list[type[Runner]] = [OrtRunner, ConvcCRunner, TvmUntunedRunner, ConvcCInt8Runner,
+                               OrtQdqRunner]  # first = baseline of the ratio columns
 
 
 # --------------------------------------------------------------------------------------------------
