@@ -62,11 +62,12 @@ def compile_tvm(graph: Graph, target, out_dir: str | os.PathLike, cuda_arch: str
 
     from convc.targets.tvm import resolve_tvm_target
 
-    from .codegen.relax import build_relax
+    from .codegen.relax import build_relax, check_cuda_kernels
     from .stats import graph_macs
 
     tvm_target = resolve_tvm_target(target, cuda_arch)
     ex = build_relax(graph, tvm_target)
+    checked = check_cuda_kernels(ex, tvm_target["arch"]) if tvm_target["kind"] == "cuda" else None
 
     def io(name):
         t = graph.tensors[name]
@@ -77,6 +78,8 @@ def compile_tvm(graph: Graph, target, out_dir: str | os.PathLike, cuda_arch: str
             "inputs": [io(i) for i in graph.inputs], "outputs": [io(o) for o in graph.outputs],
             "weights_bytes": sum(t.nbytes for t in graph.tensors.values() if t.is_const),
             "macs": graph_macs(graph)}
+    if checked:
+        meta["cuda_kernels_checked"] = checked
     with staged_dir(out_dir) as tmp:
         if target.runner == "qemu-user":
             from tvm.support.cc import cross_compiler

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convc.compiler.errors import UsageError
+from convc.compiler.errors import ToolchainError, UsageError
 
 
 class Artifact:
@@ -68,6 +68,7 @@ class TvmArtifact(Artifact):
                 self.vm = None
                 self.not_run = "no GPU on this machine (compiled only)"
                 return
+            _cuda_kernel_compiler()
             where = f"GPU {self.dev.device_name} (TVM cuda {tt.get('arch')})"
         else:
             self.dev = tvm.cpu(0)
@@ -110,6 +111,24 @@ class QemuUserArtifact(Artifact):
 
     def run(self, inputs):
         return self.run_many([inputs])[0]
+
+
+def _cuda_kernel_compiler() -> None:
+    """The PyPI TVM packs CUDA kernels into model.so as source; its CUDA runtime compiles them on
+    load through `tvm_callback_cuda_compile` (registered by tvm.support.nvcc): NVRTC when the
+    `cuda-bindings` package is there, else nvcc. (Not yet run on a GPU: none was available.)"""
+    import importlib.util
+    import os
+    import shutil
+
+    import tvm.support.nvcc  # noqa: F401  (registers the callback)
+
+    if "TVM_CUDA_COMPILE_MODE" in os.environ or importlib.util.find_spec("cuda") is not None:
+        return
+    if shutil.which("nvcc") is None:
+        raise ToolchainError("running a cuda build needs NVRTC (pip install cuda-bindings) or nvcc "
+                             "(Debian package nvidia-cuda-toolkit) to compile its kernels")
+    os.environ["TVM_CUDA_COMPILE_MODE"] = "nvcc"
 
 
 def load_artifact(build_dir: str | Path) -> Artifact:

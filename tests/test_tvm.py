@@ -10,6 +10,7 @@
 """
 import collections
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -248,12 +249,32 @@ def test_network_on_cuda(name, tmp_path):
     assert meta["tvm_target"]["kind"] == "cuda" and meta["library"] == "model.so"
     lib = (build / "model.so").read_bytes()
     assert b"__global__" in lib  # the device kernels are packed into the library
+    if shutil.which("nvcc"):  # and they compile for the architecture (ptxas: registers, shared memory)
+        assert meta["cuda_kernels_checked"].startswith("nvcc ") and "-arch=sm_80" in meta["cuda_kernels_checked"]
+    else:
+        assert "cuda_kernels_checked" not in meta
     if HAS_GPU:
         assert rep["passed"] is True and rep["ran_on"].startswith("GPU"), rep
     else:
         assert meta["tvm_target"]["arch"] == "sm_80"
         assert rep["ran_on"] is None and rep["passed"] is None and rep["outputs"] == []
         assert rep["not_run"] == "no GPU on this machine (compiled only)"
+
+
+def test_cuda_kernels_that_do_not_compile_are_an_error(tmp_path, monkeypatch):
+    """What nvcc refuses (here: a stand-in for ptxas's shared-memory error) fails the build, with
+    nvcc's line in the message, and writes no folder."""
+    import tvm.support.nvcc as tvm_nvcc
+
+    def refuse(*a, **k):
+        raise RuntimeError("Compilation error:\nptxas error   : Entry function 'k' uses too much shared data")
+
+    monkeypatch.setattr(tvm_nvcc, "compile_cuda", refuse)
+    which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda tool, *a, **k: "/usr/bin/nvcc" if tool == "nvcc" else which(tool, *a, **k))
+    with pytest.raises(UnsupportedError, match="do not compile for sm_80 \\(ptxas error   : Entry function 'k' uses too much"):
+        compile_graph(load_and_optimize(str(DIGITS)), "cuda", tmp_path / "b")
+    assert not (tmp_path / "b").exists()
 
 
 # ---------------------------------------------------------------------------------------------

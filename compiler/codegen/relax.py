@@ -11,6 +11,10 @@ a TVM target is built.
 """
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+
 import numpy as np
 import tvm
 from tvm import relax
@@ -73,39 +77,42 @@ def _check(node, name: str, var: relax.Var, graph: Graph) -> relax.Var:
 def build_relax(graph: Graph, tvm_target: dict):
     """Lower `graph` and compile it for `tvm_target` (a TVM target dict); returns the Relax VM
     executable (`export_library` writes the shared library)."""
-    target = tvm.target.Target(tvm_target)
-    if tvm_target.get("kind") == "cuda":
-        return tvm.compile(lower(graph), target=target, relax_pipeline=cuda_pipeline(target))
-    return tvm.compile(lower(graph), target=target)
+    return tvm.compile(lower(graph), target=tvm.target.Target(tvm_target))
 
 
-def cuda_pipeline(target):
-    """TVM's default CUDA pipeline (relax.backend.cuda.pipeline) with one change: its dlight
-    Matmul rule declines, instead of aborting the build, the fused kernels it cannot schedule
-    (TVM 0.27 asserts "consumers of the cache-write stage that are not properly inlined" on a
-    Conv fused with a following Concat, as in SqueezeNet); the next rules schedule those."""
-    from tvm.relax.backend.cuda import pipeline as cp
-    from tvm.s_tir import dlight as dl
+def check_cuda_kernels(ex, arch: str) -> str | None:
+    """Compile the CUDA kernels of `ex` with nvcc for `arch`, so that ptxas checks what TVM only
+    emitted as source (registers, shared memory per block, ...). Returns what was checked, or None
+    when nvcc is not installed. The PyPI TVM packs the kernels into model.so as CUDA source; its
+    CUDA runtime compiles them when it loads them (runtime/artifacts.py)."""
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        return None
+    import tvm.support.nvcc as tvm_nvcc
 
-    class Matmul(dl.gpu.Matmul):
-        def apply(self, func, target, tunable):
-            try:
-                return super().apply(func, target, tunable)
-            except AssertionError:
-                return None
+    src = _cuda_source(ex.mod)
+    if src is None:
+        return None
+    try:
+        with tvm.target.Target({"kind": "cuda", "arch": arch}):
+            tvm_nvcc.compile_cuda(src, target_format="fatbin", arch=arch, compiler="nvcc", options=["-w"])
+    except Exception as e:  # noqa: BLE001 - nvcc's message is the useful part
+        errors = [ln.strip() for ln in str(e).splitlines() if "error" in ln and "Compilation error" not in ln]
+        raise UnsupportedError(f"the CUDA kernels TVM generated do not compile for {arch} "
+                               f"({errors[0] if errors else str(e).strip()[:200]})") from None
+    ver = subprocess.run([nvcc, "--version"], capture_output=True, text=True).stdout
+    m = re.search(r"release ([0-9.]+)", ver)
+    return f"nvcc {m.group(1) if m else '?'} -arch={arch} (ptxas)"
 
-    legalize = cp.legalize_passes(target)
-    assert isinstance(legalize[-1], dl.ApplyDefaultSchedule)
-    legalize[-1] = dl.ApplyDefaultSchedule(Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(), dl.gpu.GeneralReduction(),
-                                           dl.gpu.Fallback())
 
-    @tvm.transform.module_pass(opt_level=0)
-    def pipeline(mod, _ctx):
-        with target:
-            return tvm.transform.Sequential(cp.library_dispatch_passes(target) + legalize +
-                                            cp.dataflow_lower_passes(target) + cp.finalize_passes(target))(mod)
-
-    return pipeline
+def _cuda_source(mod) -> str | None:
+    if mod.kind == "cuda":
+        return mod.inspect_source("")
+    for m in mod.imports:
+        src = _cuda_source(m)
+        if src is not None:
+            return src
+    return None
 
 
 def run_vm(vm, arrays: list[np.ndarray], dev) -> list[np.ndarray]:

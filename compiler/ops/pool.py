@@ -111,25 +111,23 @@ class _Pool(OpDef):
         return CKernel("avgpool2d", args)
 
     def relax(self, node, bb, args, graph):
-        """Explicit padding (the pads, plus what ceil_mode's last window reaches past them) with
-        -inf / the dtype minimum for max, zeros for average; then an unpadded pool. Average: the
-        window sums times kh*kw / the divisor table, so every count_include_pad and ceil_mode
-        edge case uses the same divisors as the oracle and the C kernel."""
+        """TVM's pool with explicit padding: the pads, plus at the end what ceil_mode's last window
+        reaches past them, so that its floor-mode output size is exactly ours (TVM pads max pools
+        with the dtype's minimum, average pools with zeros). Average: count_include_pad sums times
+        kh*kw / the divisor table, so every count_include_pad and ceil_mode edge case uses the same
+        divisors as the oracle and the C kernel. (One op, not pad + pool: a separate pad fuses into
+        the producing Conv, a kernel TVM's CUDA schedules overflow shared memory with.)"""
         from ..codegen.relax import const, op
 
         x = graph.tensors[node.inputs[0]]
         ins, outs, k, s, d, p = self._geom(node, x.shape)
         xe = args[0] if len(x.shape) == 4 else op.expand_dims(args[0], 2)
         ends = [max(p[2 + i], (outs[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1 - ins[i] - p[i]) for i in range(2)]
-        width = [0, 0, 0, 0, p[0], ends[0], p[1], ends[1]]
+        pads = [p[0], p[1], ends[0], ends[1]]
         if self.is_max:
-            info = np.iinfo(x.dtype) if np.dtype(x.dtype).kind in "iu" else None
-            low = info.min if info else -np.inf
-            xp = op.nn.pad(xe, width, pad_value=float(low)) if any(width) else xe
-            y = op.nn.max_pool2d(xp, pool_size=k, strides=s, dilation=d)
+            y = op.nn.max_pool2d(xe, pool_size=k, strides=s, padding=pads, dilation=d)
         else:
-            xp = op.nn.pad(xe, width) if any(width) else xe
-            y = op.nn.avg_pool2d(xp, pool_size=k, strides=s, dilation=d, count_include_pad=True)
+            y = op.nn.avg_pool2d(xe, pool_size=k, strides=s, padding=pads, dilation=d, count_include_pad=True)
             y = op.multiply(y, const(k[0] * k[1] / self.divisors(node, x.shape), x.dtype))
         return y if len(x.shape) == 4 else op.squeeze(y, [2])
 
