@@ -70,6 +70,8 @@ def cmd_compile(args) -> int:
     if res.meta and "tvm_target" in res.meta:
         print(f"  {res.meta['library']} (TVM {res.meta['tvm_version']}, target {json.dumps(res.meta['tvm_target'])}), "
               f"weights {res.meta['weights_bytes']} bytes")
+        if "cuda_kernels_checked" in res.meta:
+            print(f"  CUDA kernels compiled with {res.meta['cuda_kernels_checked']}")
     return 0
 
 
