@@ -39,6 +39,9 @@ def staged_dir(out_dir: str | os.PathLike):
     except OSError as e:
         raise UsageError(f"cannot create {parent}: {e.strerror}") from None
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it 0700; the result is an ordinary folder
     try:
         yield tmp
         old = None

@@ -119,3 +119,18 @@ def test_failed_compile_keeps_previous_build(tmp_path):
     (tmp_path / "bad.onnx").write_bytes(b"garbage")
     assert main(["compile", str(tmp_path / "bad.onnx"), "-o", str(out)]) == 2
     assert {f: (out / f).read_bytes() for f in os.listdir(out)} == before
+
+
+def test_output_folder_has_ordinary_permissions(tmp_path):
+    """The staged folder (mkdtemp, 0700) becomes an ordinary folder a user can copy to a board."""
+    import os
+    import stat
+
+    from convc.compiler.output import write_dir
+
+    umask = os.umask(0o022)
+    try:
+        out = write_dir(tmp_path / "o", {"a.txt": "x"})
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
