@@ -37,9 +37,9 @@ from pathlib import Path
 import numpy as np
 
 from convc.compiler.codegen import cfmt
+from convc.compiler.codegen.c import TEMPLATE_DIR
 from convc.compiler.errors import ConvcError, ToolchainError, UsageError
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "c_templates"
 COMPAT_DIR = TEMPLATE_DIR / "tvm" / "runtime_compat"
 TIMEOUT_BASE_S, TIMEOUT_PER_SAMPLE_S = 120.0, 5.0  # a QEMU run may take this long before it counts as hung
 TENSOR_ALIGNMENT = 64  # bytes; tvm::runtime::kAllocAlignment, which TVM's generated kernels assume

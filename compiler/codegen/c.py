@@ -14,12 +14,14 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
+from convc import c_templates
+
 from ..ir import Graph
 from ..memory import MemoryPlan, plan_memory
 from ..ops.registry import get_op
 from . import cfmt
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent.parent / "c_templates"
+TEMPLATE_DIR = Path(c_templates.__file__).resolve().parent  # the c_templates/ folder, installed or not
 
 
 def template_env() -> jinja2.Environment:
