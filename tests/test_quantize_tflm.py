@@ -170,3 +170,169 @@ def test_softmax_matches_tflm(s_in, depth):
     node = Node("sm", "QSoftmax", [], [], {**softmax_params(s_in), "depth": depth})
     np.testing.assert_array_equal(get_op("QSoftmax").reference(node, [x])[0], want)
     assert len(np.unique(want)) > 3
+
+
+# ---- whole networks: convc's int8 graph written as an int8 .tflite (NHWC) and run by TFLM ------------
+
+def _int8_tflite(q) -> bytes:
+    """The int8 graph (QuantizeLinear, QConv incl. depthwise, MaxPool, QAvgPool, QAdd, Reshape of
+    NCHW data, QGemm, DequantizeLinear) as a TFLite flatbuffer, NHWC, with the same int8 weights,
+    biases, scales and zero points. Test scaffolding: only what the networks here use."""
+    from convc.compiler.ops.conv import conv_out_size  # noqa: F401 (geometry is taken from the graph)
+
+    m = me.Model()
+    sg = m.add_subgraph()
+    tens = {}
+
+    def qpar(name):
+        qp = q.tensors[name].quant
+        return me.Quantization(f32(qp.scale[0]), int(qp.zero_point[0]))
+
+    def nhwc(shape):
+        return (shape[0], shape[2], shape[3], shape[1]) if len(shape) == 4 else tuple(shape)
+
+    def act(name):
+        if name not in tens:
+            t = q.tensors[name]
+            dt = I8 if t.dtype == "int8" else tfl.TensorType.FLOAT32
+            tens[name] = sg.add_tensor(shape=nhwc(t.shape), dtype=dt, name=name,
+                                       quantization=qpar(name) if t.dtype == "int8" else None)
+        return tens[name]
+
+    def op(code, ins, outs, otype=None, opt=None):
+        o = sg.add_operator(opcode=code, inputs=ins, outputs=outs)
+        if opt is not None:
+            o._fb.builtinOptionsType, o._fb.builtinOptions = otype, opt
+
+    def padding(n, x_name, y_name):
+        """(input tensor, TFLite padding): SAME/VALID when they give ONNX's windows, else an int8
+        PAD (TFLM pads with the zero point, i.e. real 0) in front of a VALID op."""
+        a = n.attrs
+        (ih, iw), (oh, ow) = q.tensors[x_name].shape[2:], q.tensors[y_name].shape[2:]
+        p, k, s = a["pads"], a["kernel_shape"], a["strides"]
+        if not any(p):
+            return act(x_name), tfl.Padding.VALID
+        if all(o == -(-i // ss) and pb == max((-(-i // ss) - 1) * ss + kk - i, 0) // 2
+               for i, o, kk, ss, pb in ((ih, oh, k[0], s[0], p[0]), (iw, ow, k[1], s[1], p[1]))):
+            return act(x_name), tfl.Padding.SAME
+        nn, h, w, c = nhwc(q.tensors[x_name].shape)
+        padded = sg.add_tensor(shape=(nn, h + p[0] + p[2], w + p[1] + p[3], c), dtype=I8, name=x_name + "/pad",
+                               quantization=qpar(x_name))
+        pv = sg.add_tensor(shape=(4, 2), dtype=I32, name=x_name + "/pads" + n.name,
+                           data=np.array([[0, 0], [p[0], p[2]], [p[1], p[3]], [0, 0]], np.int32))
+        op(tfl.BuiltinOperator.PAD, [act(x_name), pv], [padded])
+        return padded, tfl.Padding.VALID
+
+    def act_range(n):
+        return n.attrs.get("act_min", -128), n.attrs.get("act_max", 127)
+
+    for n in q.nodes:
+        x, y = n.inputs[0], n.outputs[0]
+        if n.op == "QuantizeLinear":
+            op(tfl.BuiltinOperator.QUANTIZE, [act(x)], [act(y)])
+        elif n.op == "DequantizeLinear":
+            op(tfl.BuiltinOperator.DEQUANTIZE, [act(x)], [act(y)])
+        elif n.op in ("QConv", "QGemm"):
+            w, b = q.tensors[n.inputs[1]], q.tensors[n.inputs[2]]
+            sw = [f32(v) for v in w.quant.scale]
+            s_in = f32(q.tensors[x].quant.scale[0])
+            bq = me.Quantization([f32(np.float64(s_in) * v) for v in sw], [0] * len(sw), axis=0)
+            assert act_range(n)[1] == 127 and act_range(n)[0] in (-128, int(q.tensors[y].quant.zero_point[0]))
+            fused = tfl.ActivationFunctionType.NONE if act_range(n)[0] == -128 else tfl.ActivationFunctionType.RELU
+            if n.op == "QGemm":
+                wt = sg.add_tensor(shape=w.shape, dtype=I8, data=w.data, name=n.inputs[1],
+                                   quantization=me.Quantization(sw, [0] * len(sw), axis=0))
+                opts = tfl.FullyConnectedOptionsT()
+                opts.fusedActivationFunction = fused
+                op(tfl.BuiltinOperator.FULLY_CONNECTED, [act(x), wt, sg.add_tensor(
+                    shape=b.shape, dtype=I32, data=b.data, name=n.inputs[2], quantization=bq)], [act(y)],
+                   tfl.BuiltinOptions.FullyConnectedOptions, opts)
+                continue
+            g = n.attrs["group"]
+            depthwise = g > 1 and g == q.tensors[x].shape[1]
+            if depthwise:
+                wd, axis = w.data[:, 0].transpose(1, 2, 0)[None], 3
+                opts, otype, code = tfl.DepthwiseConv2DOptionsT(), tfl.BuiltinOptions.DepthwiseConv2DOptions, \
+                    tfl.BuiltinOperator.DEPTHWISE_CONV_2D
+                opts.depthMultiplier = w.shape[0] // g
+            else:
+                assert g == 1
+                wd, axis = w.data.transpose(0, 2, 3, 1), 0
+                opts, otype, code = tfl.Conv2DOptionsT(), tfl.BuiltinOptions.Conv2DOptions, tfl.BuiltinOperator.CONV_2D
+            src, opts.padding = padding(n, x, y)
+            opts.strideH, opts.strideW = n.attrs["strides"]
+            opts.dilationHFactor, opts.dilationWFactor = n.attrs["dilations"]
+            opts.fusedActivationFunction = fused
+            wt = sg.add_tensor(shape=wd.shape, dtype=I8, data=np.ascontiguousarray(wd), name=n.inputs[1],
+                               quantization=me.Quantization(sw, [0] * len(sw), axis=axis))
+            bt = sg.add_tensor(shape=b.shape, dtype=I32, data=b.data, name=n.inputs[2], quantization=bq)
+            op(code, [src, wt, bt], [act(y)], otype, opts)
+        elif n.op in ("MaxPool", "QAvgPool"):
+            assert "out_zp" not in n.attrs and n.attrs.get("count_include_pad", 0) == 0
+            opts = tfl.Pool2DOptionsT()
+            src, opts.padding = padding(n, x, y)
+            assert src is act(x), "a pool whose pads are not TFLite's SAME has no TFLite form (PAD would pad with 0)"
+            opts.strideH, opts.strideW = n.attrs["strides"]
+            opts.filterHeight, opts.filterWidth = n.attrs["kernel_shape"]
+            code = tfl.BuiltinOperator.MAX_POOL_2D if n.op == "MaxPool" else tfl.BuiltinOperator.AVERAGE_POOL_2D
+            op(code, [src], [act(y)], tfl.BuiltinOptions.Pool2DOptions, opts)
+        elif n.op == "QAdd":
+            opts = tfl.AddOptionsT()
+            assert act_range(n) == (-128, 127) or act_range(n)[0] == int(q.tensors[y].quant.zero_point[0])
+            opts.fusedActivationFunction = tfl.ActivationFunctionType.NONE if act_range(n)[0] == -128 \
+                else tfl.ActivationFunctionType.RELU
+            op(tfl.BuiltinOperator.ADD, [act(x), act(n.inputs[1])], [act(y)], tfl.BuiltinOptions.AddOptions, opts)
+        elif n.op == "Reshape":  # NCHW flattening: back to NCHW order first
+            xs = q.tensors[x].shape
+            src = act(x)
+            if len(xs) == 4:
+                nchw = sg.add_tensor(shape=xs, dtype=I8, name=x + "/nchw", quantization=qpar(x))
+                perm = sg.add_tensor(shape=(4,), dtype=I32, data=np.array([0, 3, 1, 2], np.int32), name=x + "/perm")
+                op(tfl.BuiltinOperator.TRANSPOSE, [src, perm], [nchw])
+                src = nchw
+            shape = sg.add_tensor(shape=(2,), dtype=I32, data=np.array(q.tensors[y].shape, np.int32), name=y + "/shape")
+            op(tfl.BuiltinOperator.RESHAPE, [src, shape], [act(y)])
+        else:
+            raise AssertionError(f"no TFLite mapping for {n.op} in this test")
+    sg.inputs = [act(i) for i in q.inputs]
+    sg.outputs = [act(o) for o in q.outputs]
+    return bytes(m.build())
+
+
+@pytest.mark.parametrize("name", ["digits", "dscnn", "resnet_block", "mobilenetv2", "lenet"])
+def test_whole_int8_network_matches_tflm(name, tmp_path):
+    """convc's int8 graph of a whole network, written as an int8 .tflite (same weights and scales)
+    and run by TFLM, gives exactly the outputs of convc's integer oracle and of its C build."""
+    import onnx
+
+    from convc.compiler import reference
+    from convc.compiler.driver import compile_graph, load_and_optimize
+    from convc.compiler.quantize.rewrite import quantize_graph
+    from convc.runtime.data import random_data, sample
+    from convc.runtime.host import HostModel
+    from networks import ALL
+    from test_quantize import DIGITS
+
+    if name == "digits":
+        g = load_and_optimize(DIGITS / "digits.onnx")
+        calib = {"input": np.load(DIGITS / "digits_calib.npz")["input"]}
+        test = {"input": np.load(DIGITS / "digits_test.npz")["input"][:40]}
+    else:
+        p = tmp_path / f"{name}.onnx"
+        onnx.save(ALL[name](), p)
+        g = load_and_optimize(p)
+        calib, test = random_data(g, 24, seed=1), random_data(g, 8, seed=2)
+    q = quantize_graph(g, calib).graph
+    interp = runtime.Interpreter.from_bytes(_int8_tflite(q))
+    hm = HostModel(compile_graph(q, "c", tmp_path / "b").out_dir)
+    i, o = q.inputs[0], q.outputs[0]
+    n = next(iter(test.values())).shape[0]
+    for k in range(n):
+        feed = sample(test, k, g)
+        x = feed[i]
+        interp.set_input(x.transpose(0, 2, 3, 1) if x.ndim == 4 else x, 0)
+        interp.invoke()
+        want = interp.get_output(0)
+        ours = reference.run(q, feed)[o]
+        np.testing.assert_array_equal(ours.reshape(want.shape), want)
+        np.testing.assert_array_equal(hm.run(feed)[o], ours)
