@@ -324,7 +324,8 @@ def test_whole_int8_network_matches_tflm(name, tmp_path):
         calib, test = random_data(g, 24, seed=1), random_data(g, 8, seed=2)
     q = quantize_graph(g, calib).graph
     interp = runtime.Interpreter.from_bytes(_int8_tflite(q))
-    hm = HostModel(compile_graph(q, "c", tmp_path / "b").out_dir)
+    c = compile_graph(q, "c", tmp_path / "b")
+    hm = HostModel(c.out_dir)
     i, o = q.inputs[0], q.outputs[0]
     n = next(iter(test.values())).shape[0]
     for k in range(n):
@@ -336,3 +337,26 @@ def test_whole_int8_network_matches_tflm(name, tmp_path):
         ours = reference.run(q, feed)[o]
         np.testing.assert_array_equal(ours.reshape(want.shape), want)
         np.testing.assert_array_equal(hm.run(feed)[o], ours)
+    # memory: convc's planned int8 arena against TFLM's planner (its head, which also holds the graph's
+    # float input and output; convc's caller owns those)
+    head = _tflm_head_bytes(interp)
+    print(f"{name}: convc int8 arena {c.c_model.meta['arena_bytes']} B, TFLM head {head} B")
+    assert c.c_model.meta["arena_bytes"] <= head
+
+
+def _tflm_head_bytes(interp) -> int:
+    import os
+    import re
+    import tempfile
+
+    with tempfile.TemporaryFile(mode="w+b") as f:  # TFLM prints its allocation report to fd 2
+        saved = os.dup(2)
+        os.dup2(f.fileno(), 2)
+        try:
+            interp.print_allocations()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        f.seek(0)
+        log = f.read().decode(errors="replace")
+    return int(re.search(r"Arena allocation head (\d+) bytes", log).group(1))
