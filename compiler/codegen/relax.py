@@ -21,7 +21,7 @@ from tvm import relax
 
 from ..errors import UnsupportedError
 from ..ir import Graph
-from ..ops.registry import get_op
+from ..ops.registry import OpDef, get_op
 from .cfmt import sanitize
 
 op = relax.op
@@ -33,6 +33,11 @@ def const(value, dtype: str) -> relax.Constant:
 
 
 def lower(graph: Graph) -> tvm.IRModule:
+    missing = [n for n in graph.nodes if type(get_op(n.op)).relax is OpDef.relax]
+    if missing:  # one error naming every such node, before TVM builds anything
+        shown = ", ".join(f"'{n.name}' ({n.op})" for n in missing[:8]) + (", ..." if len(missing) > 8 else "")
+        raise UnsupportedError(f"no TVM lowering for {len(missing)} node(s): {shown}; ops without one: "
+                               f"{', '.join(sorted({n.op for n in missing}))}")
     bb = relax.BlockBuilder()
     params = [relax.Var(sanitize(name, 48) or f"input{k}", relax.TensorType(list(graph.tensors[name].shape),
                                                                              graph.tensors[name].dtype))
