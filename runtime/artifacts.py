@@ -123,8 +123,13 @@ def _cuda_kernel_compiler() -> None:
 
     import tvm.support.nvcc  # noqa: F401  (registers the callback)
 
-    if "TVM_CUDA_COMPILE_MODE" in os.environ or importlib.util.find_spec("cuda") is not None:
+    if "TVM_CUDA_COMPILE_MODE" in os.environ:
         return
+    try:
+        if importlib.util.find_spec("cuda.bindings") is not None:  # NVRTC, TVM's default
+            return
+    except ImportError:  # no `cuda` package at all
+        pass
     if shutil.which("nvcc") is None:
         raise ToolchainError("running a cuda build needs NVRTC (pip install cuda-bindings) or nvcc "
                              "(Debian package nvidia-cuda-toolkit) to compile its kernels")

@@ -10,6 +10,7 @@
 """
 import collections
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -345,3 +346,28 @@ def test_run_refuses_what_it_cannot_run(tmp_path, capsys):
         assert main(["run", str(tmp_path / "c"), "--input", str(tmp_path / "in.npz"), "-o", str(tmp_path / "o.npz")]) == 2
         assert "no GPU on this machine" in capsys.readouterr().err
         assert not (tmp_path / "o.npz").exists()
+
+
+def test_cuda_runner_sets_up_the_kernel_compiler(monkeypatch):
+    """The cuda runner's kernel compiler (used when a GPU exists): TVM's callback registered, nvcc
+    chosen when NVRTC's Python bindings are absent, a clear error when neither is installed."""
+    import importlib.util
+
+    import tvm_ffi
+
+    from convc.compiler.errors import ToolchainError
+    from convc.runtime.artifacts import _cuda_kernel_compiler
+
+    monkeypatch.setenv("TVM_CUDA_COMPILE_MODE", "unset")  # recorded, so the variable is removed afterwards
+    monkeypatch.delenv("TVM_CUDA_COMPILE_MODE")
+    has_bindings = importlib.util.find_spec("cuda") is not None and importlib.util.find_spec("cuda.bindings") is not None
+    which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda t, *a, **k: "/usr/bin/nvcc" if t == "nvcc" else which(t, *a, **k))
+    _cuda_kernel_compiler()
+    assert tvm_ffi.get_global_func("tvm_callback_cuda_compile", allow_missing=True) is not None
+    assert os.environ.get("TVM_CUDA_COMPILE_MODE") == (None if has_bindings else "nvcc")
+    if not has_bindings:
+        monkeypatch.delenv("TVM_CUDA_COMPILE_MODE")
+        monkeypatch.setattr(shutil, "which", lambda t, *a, **k: None if t == "nvcc" else which(t, *a, **k))
+        with pytest.raises(ToolchainError, match="cuda-bindings.*nvidia-cuda-toolkit"):
+            _cuda_kernel_compiler()
