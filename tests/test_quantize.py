@@ -304,8 +304,6 @@ def test_mixed_precision_float_islands(tmp_path):
     assert "Softmax" in ops and ops.count("QLut") == 1  # the Relu after the float Div is int8 again
 
 
-@pytest.mark.skipif(any(__import__("shutil").which(t) is None for t in ("arm-none-eabi-gcc", "qemu-system-arm")),
-                    reason="needs gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm (scripts/setup.sh installs them)")
 @pytest.mark.parametrize("core", ["cortex-m3", "cortex-m55"])
 def test_digits_int8_on_cortex_m(core):
     """The int8 digits model as Cortex-M firmware under QEMU (M3: soft-float boundary quantize/dequantize):
