@@ -17,8 +17,9 @@ Memory: convc's planned arena (the planner's peak) vs the sum of all activation 
 allocator without reuse needs) vs the weights that ship. ORT's memory is not measured (see README).
 
   * TVM untuned: convc's x86 TVM build (default schedules), timed inside TVM by the Relax VM's
-    ``time_evaluator``, one thread. (TVM tuned is not here yet: MetaSchedule does not run with the
-    installed TVM, see README.)
+    ``time_evaluator``, one thread.
+  * TVM tuned: the same build after ``convc tune`` (MetaSchedule, ``--tune-trials`` per network,
+    only for the ``--tune-networks``; tuning output on stderr), timed the same way.
   * convc-C int8: convc's int8 rewrite (calibrated on 16 seeded samples), the same in-C timing; its
     outputs are checked bit-exact against the integer oracle.
   * ORT int8 QDQ: that int8 graph exported as QDQ (``convc quantize``) and run by ONNX Runtime's int8
@@ -342,13 +343,16 @@ class TvmUntunedRunner(Runner):
         return f"apache-tvm {tvm.__version__}, target llvm -mcpu={tt['mcpu']}, {os.environ.get('TVM_NUM_THREADS')} thread"
 
     def time(self, net: Net, repeat: int) -> Timing:
+        return self.time_build(net, repeat, net.build_dir.parent / f"{net.name}-x86")
+
+    def time_build(self, net: Net, repeat: int, out: Path, tuning: Path | None = None) -> Timing:
         import tvm
 
         from convc.runtime.artifacts import load_artifact
 
         t0 = time.perf_counter()
         try:
-            out = compile_graph(net.graph, "x86", net.build_dir.parent / f"{net.name}-x86").out_dir
+            out = compile_graph(net.graph, "x86", out, tuning=tuning).out_dir
         except ConvcError as e:
             return Timing(None, f"TVM build failed: {str(e).splitlines()[0][:160]}")
         build_s = time.perf_counter() - t0
@@ -360,6 +364,37 @@ class TvmUntunedRunner(Runner):
         st = _stats_us(np.asarray(res.results[_warmup_count(repeat):]) * 1e9)
         st["build_s"] = round(build_s, 2)
         return Timing(st["median_us"], extra=st, outputs=outs)
+
+
+class TvmTunedRunner(TvmUntunedRunner):
+    """convc's TVM x86 build with kernels tuned by `convc tune` (MetaSchedule, `trials` measured
+    candidates per network, random cost model), timed as TVM untuned. Only the networks in
+    `networks` are tuned (tuning costs about a second per trial here); the others are a note."""
+
+    key, label, short = "tvm_tuned", "TVM tuned", "TVMt"
+    trials = 64
+    networks: tuple[str, ...] = ("lenet", "digits_mlp", "digits")
+
+    def version(self) -> str:
+        return f"convc tune: {self.trials} trials per network (MetaSchedule, random cost model)"
+
+    def time(self, net: Net, repeat: int) -> Timing:
+        from convc.compiler.tune import tune
+        from convc.targets import get_target
+
+        if net.name not in self.networks:
+            return Timing(None, f"not tuned (only {', '.join(self.networks) or 'none'} at {self.trials} trials: "
+                                "--tune-networks)")
+        db = net.build_dir.parent / f"{net.name}.convc-tune"
+        t0 = time.perf_counter()
+        try:
+            res = tune(net.graph, get_target("x86"), self.trials, db, say=lambda line: print(line, file=sys.stderr))
+        except ConvcError as e:
+            return Timing(None, f"tuning failed: {str(e).splitlines()[0][:160]}")
+        tune_s = time.perf_counter() - t0
+        t = self.time_build(net, repeat, net.build_dir.parent / f"{net.name}-x86-tuned", tuning=db)
+        t.extra.update({"tune_s": round(tune_s, 1), "trials": res.meta["trials_measured"]})
+        return t
 
 
 INT8_CALIB_SAMPLES = 16  # seeded standard-normal calibration samples for the int8 columns
@@ -432,7 +467,7 @@ class OrtQdqRunner(OrtRunner):
         return Timing(st["median_us"], extra=st)
 
 
-RUNNERS: list[type[Runner]] = [OrtRunner, ConvcCRunner, TvmUntunedRunner, ConvcCInt8Runner,
+RUNNERS: list[type[Runner]] = [OrtRunner, ConvcCRunner, TvmUntunedRunner, TvmTunedRunner, ConvcCInt8Runner,
                                OrtQdqRunner]  # first = baseline of the ratio columns
 
 
@@ -673,9 +708,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     ap.add_argument("--mcu-cores", default=",".join(MCU_CORES),
                     help="Cortex-M cores for the microcontroller table (default: all); '' skips it")
+    ap.add_argument("--tune-trials", type=int, default=TvmTunedRunner.trials,
+                    help=f"MetaSchedule trials per network for TVM tuned (default {TvmTunedRunner.trials})")
+    ap.add_argument("--tune-networks", default=",".join(TvmTunedRunner.networks),
+                    help=f"networks TVM tuned tunes (default {','.join(TvmTunedRunner.networks)}: about a "
+                    "minute each at the default budget); '' skips tuning")
     args = ap.parse_args(argv)
     if args.repeat < 1:
         ap.error("--repeat must be >= 1")
+    if args.tune_trials < 1:
+        ap.error("--tune-trials must be >= 1")
+    TvmTunedRunner.trials = args.tune_trials
+    TvmTunedRunner.networks = tuple(n.strip() for n in args.tune_networks.split(",") if n.strip())
 
     runners = [cls() for cls in RUNNERS]
     t_start = time.perf_counter()

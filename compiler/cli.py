@@ -53,8 +53,10 @@ def cmd_compile(args) -> int:
     if args.dump_ir:
         print(graph.dump())
     out = args.output or str(Path("build") / Path(args.model).stem)
+    from .tune import default_db_dir
+
     res = compile_graph(graph, args.target, out, prefix=args.name, stack_bytes=args.stack_size,
-                        cuda_arch=args.cuda_arch)
+                        cuda_arch=args.cuda_arch, tuning=default_db_dir(args.model))
     meta = res.c_model.meta if res.c_model else {}
     print(f"compiled {args.model} for target '{args.target}' into {res.out_dir}")
     if qres is not None:
@@ -72,6 +74,23 @@ def cmd_compile(args) -> int:
               f"weights {res.meta['weights_bytes']} bytes")
         if "cuda_kernels_checked" in res.meta:
             print(f"  CUDA kernels compiled with {res.meta['cuda_kernels_checked']}")
+        for k in ("tuning", "tuning_note"):
+            if k in res.meta:
+                print(f"  {res.meta[k]}")
+    return 0
+
+
+def cmd_tune(args) -> int:
+    from convc.targets import get_target, require_toolchain
+
+    from .driver import load_and_optimize
+    from .tune import check_tunable, default_db_dir, tune
+
+    target = get_target(args.target)
+    check_tunable(target)
+    require_toolchain(target)
+    graph = load_and_optimize(args.model, _shapes(args))
+    tune(graph, target, args.trials, args.output or default_db_dir(args.model))
     return 0
 
 
@@ -229,6 +248,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: the GPU on this machine, else sm_80)")
     add_fpga_args(c)
     c.set_defaults(fn=cmd_compile)
+
+    tn = sub.add_parser("tune", help="tune the TVM kernels of a model (MetaSchedule) for later compiles")
+    model_args(tn)
+    tn.add_argument("--target", default="x86", help="TVM CPU target to tune (x86: this machine's CPU)")
+    tn.add_argument("--trials", type=int, default=64, help="measured candidates in all (default 64)")
+    tn.add_argument("-o", "--output", metavar="DB_DIR", help="database folder (default <model>.convc-tune beside "
+                    "the model, which compile/validate use automatically)")
+    tn.set_defaults(fn=cmd_tune)
 
     qz = sub.add_parser("quantize", help="calibrate and write an int8 QDQ ONNX model other tools can read")
     model_args(qz)

@@ -29,7 +29,8 @@ class Compiled:
 
 
 def compile_graph(graph: Graph, target_name: str, out_dir: str | os.PathLike, prefix: str = "model",
-                  stack_bytes: int | None = None, cuda_arch: str | None = None) -> Compiled:
+                  stack_bytes: int | None = None, cuda_arch: str | None = None,
+                  tuning: str | os.PathLike | None = None) -> Compiled:
     from convc.targets import get_target, require_toolchain
 
     target = get_target(target_name)
@@ -50,14 +51,17 @@ def compile_graph(graph: Graph, target_name: str, out_dir: str | os.PathLike, pr
         return Compiled(graph, out)
     if target.backend == "tvm":
         require_toolchain(target)
-        return compile_tvm(graph, target, out_dir, cuda_arch=cuda_arch)
+        return compile_tvm(graph, target, out_dir, cuda_arch=cuda_arch, tuning=tuning)
     raise NotImplementedError(target.backend)
 
 
-def compile_tvm(graph: Graph, target, out_dir: str | os.PathLike, cuda_arch: str | None = None) -> Compiled:
+def compile_tvm(graph: Graph, target, out_dir: str | os.PathLike, cuda_arch: str | None = None,
+                tuning: str | os.PathLike | None = None) -> Compiled:
     """Lower to Relax, build for the target's TVM target and write the build folder whole or not
     at all: `model.so` (linked by the target's C++ compiler, a cross compiler for boards),
-    `convc.json`, and for boards run under QEMU the deploy bundle (runtime/tvm_deploy.py)."""
+    `convc.json`, and for boards run under QEMU the deploy bundle (runtime/tvm_deploy.py).
+    `tuning`: a `convc tune` database folder; used when it was tuned for this target and graph
+    (meta "tuning"), else ignored with a note (meta "tuning_note")."""
     import tvm
 
     from convc.targets.tvm import resolve_tvm_target
@@ -66,7 +70,18 @@ def compile_tvm(graph: Graph, target, out_dir: str | os.PathLike, cuda_arch: str
     from .stats import graph_macs
 
     tvm_target = resolve_tvm_target(target, cuda_arch)
-    ex = build_relax(graph, tvm_target)
+    database, note = None, None
+    if tuning is not None and Path(tuning).exists():
+        from .codegen.relax import lower
+        from .tune import build_tuned, find_database
+
+        mod = lower(graph)
+        database, note = find_database(tuning, graph, target, mod)
+    if database is not None:
+        tvm_target = database.tvm_target
+        ex = build_tuned(mod, database)
+    else:
+        ex = build_relax(graph, tvm_target)
     checked = check_cuda_kernels(ex, tvm_target["arch"]) if tvm_target["kind"] == "cuda" else None
 
     def io(name):
@@ -80,6 +95,10 @@ def compile_tvm(graph: Graph, target, out_dir: str | os.PathLike, cuda_arch: str
             "macs": graph_macs(graph)}
     if checked:
         meta["cuda_kernels_checked"] = checked
+    if database is not None:
+        meta["tuning"] = database.describe()
+    if note:
+        meta["tuning_note"] = note
     with staged_dir(out_dir) as tmp:
         if target.runner == "qemu-user":
             from tvm.support.cc import cross_compiler

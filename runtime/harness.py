@@ -67,7 +67,10 @@ def validate(model_path: str, target_name: str = "c", data: str | None = None, i
 
     with tempfile.TemporaryDirectory(prefix="convc-validate-") as tmp:
         out_dir = Path(build_dir) if build_dir else Path(tmp) / "build"
-        compiled = compile_graph(graph, target.name, out_dir, stack_bytes=stack_bytes, cuda_arch=cuda_arch)
+        from convc.compiler.tune import default_db_dir
+
+        compiled = compile_graph(graph, target.name, out_dir, stack_bytes=stack_bytes, cuda_arch=cuda_arch,
+                                 tuning=default_db_dir(model_path))
         art = load_artifact(compiled.out_dir)
         if art.ran_on is None:  # compiled, but it cannot run here (cuda without a GPU): never a pass
             return not_run_report(model_path, target.name, n, getattr(art, "not_run", None), graph)
@@ -118,6 +121,9 @@ def validate(model_path: str, target_name: str = "c", data: str | None = None, i
         report["accuracy"] = acc
     report["memory"] = {k: meta[k] for k in ("arena_bytes", "weights_bytes") if meta.get(k) is not None}
     report["macs"] = graph_macs(graph)
+    tuned = [(compiled.meta or {}).get(k) for k in ("tuning", "tuning_note")]
+    if any(tuned):
+        report["tuning"] = "; ".join(t for t in tuned if t)
     if qres is not None:
         from convc.compiler.memory import plan_memory
         from convc.compiler.quantize.pipeline import int8_report
@@ -171,6 +177,8 @@ def format_report(rep: dict) -> str:
     lines.append("  memory: " + ", ".join(f"{k.split('_')[0]} {mem[k]} B" for k in ("arena_bytes", "weights_bytes") if k in mem)
                  + f"; MACs {rep.get('macs')}"
                  + (f" (float build: arena {mem['float_arena_bytes']} B)" if "float_arena_bytes" in mem else ""))
+    if rep.get("tuning"):
+        lines.append(f"  {rep['tuning']}")
     if "flash_bytes" in mem:
         lines.append(f"  {rep['target']}: flash {mem['flash_bytes']} B, RAM {mem['ram_bytes']} B (arena {mem['arena_bytes']} + "
                      f"stack {mem['stack_bytes']} measured + other data/bss {mem['ram_bytes'] - mem['arena_bytes'] - mem['stack_bytes']})")

@@ -12,31 +12,34 @@ BENCH = ROOT / "benchmarks" / "bench.py"
 def test_bench_runs_on_one_tiny_network(tmp_path):
     out = tmp_path / "bench.json"
     r = subprocess.run([sys.executable, str(BENCH), "--repeat", "2", "--networks", "lenet", "--markdown",
-                        "--json", str(out)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                        "--tune-trials", "4", "--json", str(out)], capture_output=True, text=True, timeout=180,
+                       cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     text = r.stdout
     assert "machine:" in text and "onnxruntime" in text and "date:" in text
 
-    # the Markdown row: network, MACs, ORT µs, convc-C µs, TVM untuned µs, convc-C int8 µs, ORT int8 QDQ µs,
-    # C/ORT, TVM/ORT, C8/ORT, ORT8/ORT, arena, sum, arena/sum, weights (the microcontroller and TFLM
-    # tables below have other column counts)
-    rows = [ln for ln in text.splitlines() if ln.startswith("| lenet |") and ln.count("|") == 16]
+    # the Markdown row: network, MACs, ORT µs, convc-C µs, TVM untuned µs, TVM tuned µs, convc-C int8 µs,
+    # ORT int8 QDQ µs, C/ORT, TVM/ORT, TVMt/ORT, C8/ORT, ORT8/ORT, arena, sum, arena/sum, weights (the
+    # microcontroller and TFLM tables below have other column counts)
+    rows = [ln for ln in text.splitlines() if ln.startswith("| lenet |") and ln.count("|") == 18]
     assert len(rows) == 1, text
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
-    assert len(cells) == 15, cells
+    assert len(cells) == 17, cells
     numbers = [float(c.replace(",", "")) for c in cells[2:]]
     assert all(math.isfinite(x) and x > 0 for x in numbers), cells
 
     data = json.loads(out.read_text())
     (row,) = data["rows"]
     assert row["network"] == "lenet" and row["macs"] > 0
-    for key in ("onnxruntime", "convc_c", "tvm_untuned", "convc_c_int8", "onnxruntime_qdq"):
+    for key in ("onnxruntime", "convc_c", "tvm_untuned", "tvm_tuned", "convc_c_int8", "onnxruntime_qdq"):
         us = row["latency"][key]["us"]
         assert us is not None and math.isfinite(us) and us > 0, row["latency"][key]
     mem = row["memory"]
     assert 0 < mem["arena_bytes"] <= mem["activations_total_bytes"] and mem["weights_bytes"] > 0
     assert row["max_rel_err_vs_baseline"]["convc_c"] < 1e-3  # the timed C computes what ORT computes
     assert row["max_rel_err_vs_baseline"]["tvm_untuned"] < 1e-3  # and so does the timed TVM build
+    assert row["max_rel_err_vs_baseline"]["tvm_tuned"] < 1e-3  # and the build with tuned kernels
+    assert 0 < row["latency"]["tvm_tuned"]["trials"] <= 4  # convc tune ran with the budget given
     # int8 columns: convc's int8 C equals its integer oracle; ORT on the exported QDQ model within a step
     assert row["latency"]["convc_c_int8"]["steps_vs_int8_oracle"] == 0
     assert row["latency"]["onnxruntime_qdq"]["steps_vs_int8_oracle"] <= 1 + 1e-3
