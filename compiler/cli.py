@@ -56,7 +56,7 @@ def cmd_compile(args) -> int:
     from .tune import default_db_dir
 
     res = compile_graph(graph, args.target, out, prefix=args.name, stack_bytes=args.stack_size,
-                        cuda_arch=args.cuda_arch, tuning=default_db_dir(args.model))
+                        cuda_arch=args.cuda_arch, tuning=_tuning(args) or default_db_dir(args.model))
     meta = res.c_model.meta if res.c_model else {}
     print(f"compiled {args.model} for target '{args.target}' into {res.out_dir}")
     if qres is not None:
@@ -78,6 +78,22 @@ def cmd_compile(args) -> int:
             if k in res.meta:
                 print(f"  {res.meta[k]}")
     return 0
+
+
+def _tuning(args):
+    """--tuning DB_DIR, checked: a folder written by `convc tune`, for a TVM target."""
+    if not args.tuning:
+        return None
+    from convc.targets import get_target
+
+    from .errors import UsageError
+    from .tune import META
+
+    if get_target(args.target).backend != "tvm":
+        raise UsageError(f"--tuning applies to the TVM targets, not '{args.target}'")
+    if not (Path(args.tuning) / META).is_file():
+        raise UsageError(f"--tuning {args.tuning}: not a `convc tune` database (no {META} there)")
+    return args.tuning
 
 
 def cmd_tune(args) -> int:
@@ -121,7 +137,7 @@ def cmd_validate(args) -> int:
     rep = validate(args.model, args.target, data=args.data, input_shapes=_shapes(args),
                    samples=args.samples, tol=args.tol if args.tol is not None else DEFAULT_TOL,
                    build_dir=args.output, stack_bytes=args.stack_size, cuda_arch=args.cuda_arch,
-                   quantize=args.quantize, calib=args.calib, calib_method=args.calib_method)
+                   quantize=args.quantize, calib=args.calib, calib_method=args.calib_method, tuning=_tuning(args))
     if args.json:
         print(json.dumps(_clean(rep), indent=2, default=_json_default))
     else:
@@ -246,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--stack-size", type=int, metavar="BYTES", help="firmware stack for cortex-m targets (default 16384)")
     c.add_argument("--cuda-arch", metavar="sm_XY", help="GPU architecture for the cuda target "
                    "(default: the GPU on this machine, else sm_80)")
+    c.add_argument("--tuning", metavar="DB_DIR", help="x86: a `convc tune` database (default <model>.convc-tune "
+                   "beside the model, when there)")
     add_fpga_args(c)
     c.set_defaults(fn=cmd_compile)
 
@@ -276,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--stack-size", type=int, metavar="BYTES", help="firmware stack for cortex-m targets (default 16384)")
     v.add_argument("--cuda-arch", metavar="sm_XY", help="GPU architecture for the cuda target "
                    "(default: the GPU on this machine, else sm_80)")
+    v.add_argument("--tuning", metavar="DB_DIR", help="x86: a `convc tune` database (default <model>.convc-tune "
+                   "beside the model, when there)")
     add_fpga_args(v)
     v.set_defaults(fn=cmd_validate)
 

@@ -43,7 +43,8 @@ def run_onnxruntime(model_path: str, arrays: dict[str, np.ndarray], graph) -> di
 def validate(model_path: str, target_name: str = "c", data: str | None = None, input_shapes=None,
              samples: int = 8, tol: float = DEFAULT_TOL, build_dir: str | None = None,
              stack_bytes: int | None = None, cuda_arch: str | None = None,
-             quantize: str | None = None, calib: str | None = None, calib_method: str = "minmax") -> dict:
+             quantize: str | None = None, calib: str | None = None, calib_method: str = "minmax",
+             tuning: str | None = None) -> dict:
     target = get_target(target_name)
     require_toolchain(target)
     if target.backend == "fpga":  # fixed point: bit-exact vs the fixed-point simulator (compiler/fixed/validate.py)
@@ -70,7 +71,7 @@ def validate(model_path: str, target_name: str = "c", data: str | None = None, i
         from convc.compiler.tune import default_db_dir
 
         compiled = compile_graph(graph, target.name, out_dir, stack_bytes=stack_bytes, cuda_arch=cuda_arch,
-                                 tuning=default_db_dir(model_path))
+                                 tuning=tuning or default_db_dir(model_path))
         art = load_artifact(compiled.out_dir)
         if art.ran_on is None:  # compiled, but it cannot run here (cuda without a GPU): never a pass
             return not_run_report(model_path, target.name, n, getattr(art, "not_run", None), graph)

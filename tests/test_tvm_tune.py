@@ -65,6 +65,9 @@ def test_database_for_another_target_or_graph_is_ignored(tuned, tmp_path, capsys
     assert main(["compile", str(other), "--target", "x86", "-o", str(tmp_path / "b1")]) == 0
     assert "ignored tuning database" in capsys.readouterr().out and "another graph" in \
         json.loads((tmp_path / "b1" / "convc.json").read_text())["tuning_note"]
+    # the same through --tuning DB_DIR (a database kept anywhere)
+    assert main(["compile", str(other), "--target", "x86", "--tuning", str(db), "-o", str(tmp_path / "b3")]) == 0
+    assert f"ignored tuning database {db}: tuned for another graph" in capsys.readouterr().out
     # another target recorded in the database
     meta = json.loads((db / "tune.json").read_text())
     shutil.copy(model, tmp_path / "m2.onnx")
@@ -88,3 +91,12 @@ def test_tune_refuses_other_targets(target, says, capsys, tmp_path):
 def test_tune_refuses_zero_trials(capsys, tmp_path):
     assert main(["tune", str(MLP), "--trials", "0", "-o", str(tmp_path / "db")]) == 2
     assert "--trials 0" in capsys.readouterr().err
+
+
+def test_tuning_option_checked(tuned, capsys, tmp_path):
+    model, db = tuned
+    assert main(["compile", str(model), "--target", "x86", "--tuning", str(tmp_path), "-o", str(tmp_path / "b")]) == 2
+    assert "not a `convc tune` database" in capsys.readouterr().err
+    assert main(["compile", str(model), "--target", "c", "--tuning", str(db), "-o", str(tmp_path / "b")]) == 2
+    assert "--tuning applies to the TVM targets" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
