@@ -27,16 +27,35 @@ def add_params(s_a: float, s_b: float, s_out: float) -> dict:
     return {"mult_a": ma, "shift_a": sa, "mult_b": mb, "shift_b": sb, "mult_out": mo, "shift_out": so}
 
 
-@register
-class QAdd(OpDef):
-    name = "QAdd"
+class QBinary(OpDef):
+    """Two int8 operands with broadcasting, one int8 result; subclasses give the oracle and the
+    C expression of one element (`element(attrs, a, b)`, a/b being C int8 reads)."""
+
     fixedpoint = True
     inplace = True
+    verb = "combines"
 
     def infer(self, node, inputs):
         if any(t.dtype != "int8" for t in inputs) or len(inputs) != 2:
-            raise ValueError("QAdd adds two int8 tensors")
+            raise ValueError(f"{self.name} {self.verb} two int8 tensors")
         return [(broadcast_shape(inputs[0].shape, inputs[1].shape), "int8")]
+
+    def element(self, a: dict, xa: str, xb: str) -> str:
+        raise NotImplementedError
+
+    def c_kernel(self, node, graph, ctx):
+        sa, sb = graph.tensors[node.inputs[0]].shape, graph.tensors[node.inputs[1]].shape
+        ln = loop_nest(graph.tensors[node.outputs[0]].shape, [sa, sb])
+        xa = f"x0[{index_expr('i', ln['istrides'][0])}]"
+        xb = f"x1[{index_expr('i', ln['istrides'][1])}]"
+        body = f"y0[{index_expr('i', ln['ostrides'])}] = {self.element(node.attrs, xa, xb)};"
+        return CKernel("loop", {"dims": ln["dims"], "body": body})
+
+
+@register
+class QAdd(QBinary):
+    name = "QAdd"
+    verb = "adds"
 
     def reference(self, node, inputs):
         a = node.attrs
@@ -45,15 +64,8 @@ class QAdd(OpDef):
         y = mbqm(qa + qb, a["mult_out"], a["shift_out"]) + a["out_zp"]
         return [np.clip(y, a["act_min"], a["act_max"]).astype(np.int8)]
 
-    def c_kernel(self, node, graph, ctx):
-        a = node.attrs
-        sa, sb = graph.tensors[node.inputs[0]].shape, graph.tensors[node.inputs[1]].shape
-        ln = loop_nest(graph.tensors[node.outputs[0]].shape, [sa, sb])
-        ia, ib = index_expr("i", ln["istrides"][0]), index_expr("i", ln["istrides"][1])
-        body = (f"{{ const int32_t a = convc_mbqm(((int32_t)x0[{ia}] - {a['zp_a']}) * {1 << LEFT_SHIFT}, "
-                f"{a['mult_a']}, {a['shift_a']}); "
-                f"const int32_t b = convc_mbqm(((int32_t)x1[{ib}] - {a['zp_b']}) * {1 << LEFT_SHIFT}, "
-                f"{a['mult_b']}, {a['shift_b']}); "
-                f"y0[{index_expr('i', ln['ostrides'])}] = convc_clamp_i8(convc_mbqm(a + b, {a['mult_out']}, "
-                f"{a['shift_out']}) + {a['out_zp']}, {a['act_min']}, {a['act_max']}); }}")
-        return CKernel("loop", {"dims": ln["dims"], "body": body})
+    def element(self, a, xa, xb):
+        qa = f"convc_mbqm(((int32_t){xa} - {a['zp_a']}) * {1 << LEFT_SHIFT}, {a['mult_a']}, {a['shift_a']})"
+        qb = f"convc_mbqm(((int32_t){xb} - {a['zp_b']}) * {1 << LEFT_SHIFT}, {a['mult_b']}, {a['shift_b']})"
+        return (f"convc_clamp_i8(convc_mbqm({qa} + {qb}, {a['mult_out']}, {a['shift_out']}) + {a['out_zp']}, "
+                f"{a['act_min']}, {a['act_max']})")
