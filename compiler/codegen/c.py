@@ -76,12 +76,7 @@ class KernelContext:
         return sym
 
     def unique(self, sym: str) -> str:
-        base, k = sym, 1
-        while sym in self._names:
-            k += 1
-            sym = f"{base}_{k}"
-        self._names.add(sym)
-        return sym
+        return cfmt.fresh(sym, self._names)
 
 
 @dataclass
@@ -111,13 +106,7 @@ def generate_c(graph: Graph, prefix: str = "model", target: str = "c", host_main
     used: set[str] = set()
     for kind, names in (("in", graph.inputs), ("out", graph.outputs)):
         for nm in names:
-            p = f"{kind}_{cfmt.sanitize(nm, 32)}"
-            base, k = p, 1
-            while p in used:
-                k += 1
-                p = f"{base}_{k}"
-            used.add(p)
-            io_names[nm] = p
+            io_names[nm] = cfmt.fresh(f"{kind}_{cfmt.sanitize(nm, 32)}", used)
 
     def pointer(name: str, const: bool) -> str:
         while name in plan.aliases:

@@ -39,6 +39,16 @@ def sanitize(name: str, maxlen: int = 40) -> str:
     return s
 
 
+def fresh(base: str, used: set[str]) -> str:
+    """`base`, or `base_2`, `base_3`, ... : the first not in `used` (which then holds it)."""
+    name, k = base, 1
+    while name in used:
+        k += 1
+        name = f"{base}_{k}"
+    used.add(name)
+    return name
+
+
 def comment(text: str, maxlen: int = 80) -> str:
     """Text safe inside a /* */ comment on one line."""
     s = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)[:maxlen]

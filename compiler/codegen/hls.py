@@ -78,12 +78,7 @@ class _Ctx:
         self.names: set[str] = set()
 
     def unique(self, base: str) -> str:
-        name, k = base, 1
-        while name in self.names:
-            k += 1
-            name = f"{base}_{k}"
-        self.names.add(name)
-        return name
+        return cfmt.fresh(base, self.names)
 
     def const(self, L: Layer, role: str) -> str:
         data, ctype = L.consts[role]
