@@ -51,6 +51,7 @@ os.environ.setdefault("TVM_NUM_THREADS", "1")  # TVM reads it when it loads: one
 
 import onnx  # noqa: E402
 
+from convc.compiler.codegen.cfmt import ctype  # noqa: E402
 from convc.compiler.driver import compile_graph, load_and_optimize  # noqa: E402
 from convc.compiler.errors import ConvcError  # noqa: E402
 from convc.compiler.stats import graph_macs  # noqa: E402
@@ -248,11 +249,6 @@ int convc_bench_timer(int n, double *ns)
 }}
 """
 
-_CTYPES = {"float32": "float", "float64": "double", "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t",
-           "uint16": "uint16_t", "int32": "int32_t", "uint32": "uint32_t", "int64": "int64_t",
-           "uint64": "uint64_t", "bool": "uint8_t"}
-
-
 class ConvcCRunner(Runner):
     key, label, short = "convc_c", "convc-C", "C"
 
@@ -266,9 +262,9 @@ class ConvcCRunner(Runner):
         meta = net.meta
         args = []
         for k, spec in enumerate(meta["inputs"]):
-            args.append(f"(const {_CTYPES[spec['dtype']]} *)io[{k}]")
+            args.append(f"(const {ctype(spec['dtype'])} *)io[{k}]")
         for k, spec in enumerate(meta["outputs"]):
-            args.append(f"({_CTYPES[spec['dtype']]} *)io[{len(meta['inputs']) + k}]")
+            args.append(f"({ctype(spec['dtype'])} *)io[{len(meta['inputs']) + k}]")
         src = net.build_dir / "convc_bench.c"
         src.write_text(_BENCH_C.format(prefix=meta["prefix"], entry=meta["entry"], args=", ".join(args)))
         # the timing loop is one more source file on the same command line (and in the cache key)
