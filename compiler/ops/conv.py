@@ -42,14 +42,20 @@ def window_attrs(ctx, node, what: str):
     return a, x, r, k, strides, dil
 
 
+def window_2d(attrs: dict, x_shape, y_shape):
+    """A 1-D or 2-D window op (Conv, ConvTranspose) seen as 2-D, 1-D being height 1: kernel, strides,
+    dilations (each [h, w]), pads [top, left, bottom, right], input (ih, iw) and output (oh, ow)."""
+    two = (lambda v: list(v)) if len(x_shape) == 4 else (lambda v: [1] + list(v))
+    p = attrs["pads"] if len(x_shape) == 4 else [0, attrs["pads"][0], 0, attrs["pads"][1]]
+    return (two(attrs["kernel_shape"]), two(attrs["strides"]), two(attrs["dilations"]), list(p),
+            tuple(two(x_shape[2:])), tuple(two(y_shape[2:])))
+
+
 def window_kernel_args(node, graph, ctx) -> dict:
     """Template arguments shared by the Conv and ConvTranspose kernels; 1-D is 2-D with height 1."""
     x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
     a = node.attrs
-    two = (lambda v: list(v)) if len(x.shape) == 4 else (lambda v: [1] + list(v))
-    k, s, d = two(a["kernel_shape"]), two(a["strides"]), two(a["dilations"])
-    p = a["pads"] if len(x.shape) == 4 else [0, a["pads"][0], 0, a["pads"][1]]
-    (ih, iw), (oh, ow) = two(x.shape[2:]), two(y.shape[2:])
+    k, s, d, p, (ih, iw), (oh, ow) = window_2d(a, x.shape, y.shape)
     has_bias = len(node.inputs) > 2 and bool(node.inputs[2])
     dt = x.dtype
     return {"n": x.shape[0], "c": x.shape[1], "group": a["group"], "cg": x.shape[1] // a["group"],

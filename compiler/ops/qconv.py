@@ -12,7 +12,7 @@ import numpy as np
 
 from ..ir import Node
 from ..quantize.fixedpoint import requantize
-from .conv import Conv, conv_out_size
+from .conv import Conv, conv_out_size, window_2d
 from .registry import CKernel, OpDef, register
 
 GEOMETRY = ("kernel_shape", "strides", "dilations", "pads", "group")
@@ -61,12 +61,7 @@ class QConv(OpDef):
     def c_kernel(self, node, graph, ctx):
         x, w, y = (graph.tensors[node.inputs[0]], graph.tensors[node.inputs[1]], graph.tensors[node.outputs[0]])
         a = node.attrs
-        r = len(x.shape) - 2
-        two = (lambda v: list(v)) if r == 2 else (lambda v: [1] + list(v))
-        k, s, d = two(a["kernel_shape"]), two(a["strides"]), two(a["dilations"])
-        p = a["pads"] if r == 2 else [0, a["pads"][0], 0, a["pads"][1]]
-        ih, iw = two(x.shape[2:])
-        oh, ow = two(y.shape[2:])
+        k, s, d, p, (ih, iw), (oh, ow) = window_2d(a, x.shape, y.shape)
         g = a["group"]
         # interior outputs (the whole window inside the input) take a path without bounds checks,
         # with the input offset folded into the bias: bias[m] − in_zp · Σ w[m]

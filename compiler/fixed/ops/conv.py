@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import UsageError
+from ...ops.conv import window_2d
 from ..format import Fixed, quantize, shift_round
 from .common import (FxOp, Layer, acc_for, apply_activation, bias_bits, conv_out, finish_acc, fx_op,
                      lower_activation, need_const)
@@ -22,11 +23,7 @@ class ConvFx(FxOp):
         b = need_const(node, graph, 2, "bias") if len(node.inputs) > 2 and node.inputs[2] else np.zeros(w.shape[0])
         a = node.attrs
         r = len(x.shape) - 2
-        two = (lambda v: list(v)) if r == 2 else (lambda v: [1] + list(v))
-        k, s, d = two(a["kernel_shape"]), two(a["strides"]), two(a["dilations"])
-        pads = a["pads"] if r == 2 else [0, a["pads"][0], 0, a["pads"][1]]
-        ih, iw = two(x.shape[2:])
-        oh, ow = two(y.shape[2:])
+        k, s, d, pads, (ih, iw), (oh, ow) = window_2d(a, x.shape, y.shape)
         g = a["group"]
         terms = (x.shape[1] // g) * k[0] * k[1]
         acc = acc_for(in_fmts[0], weight_fmt, terms, bias_bits(b, in_fmts[0].F + weight_fmt.F), accum)
@@ -100,12 +97,7 @@ class ConvTransposeFx(FxOp):
         mg = w.shape[1]
         b = need_const(node, graph, 2, "bias") if len(node.inputs) > 2 and node.inputs[2] else np.zeros(g * mg)
         a = node.attrs
-        r = len(x.shape) - 2
-        two = (lambda v: list(v)) if r == 2 else (lambda v: [1] + list(v))
-        k, st, d = two(a["kernel_shape"]), two(a["strides"]), two(a["dilations"])
-        pads = a["pads"] if r == 2 else [0, a["pads"][0], 0, a["pads"][1]]
-        ih, iw = two(x.shape[2:])
-        oh, ow = two(y.shape[2:])
+        k, st, d, pads, (ih, iw), (oh, ow) = window_2d(a, x.shape, y.shape)
         cg = x.shape[1] // g
         # terms per output: at most cg · ceil(kh / sh) · ceil(kw / sw) kernel taps land on one output pixel
         terms = cg * -(-k[0] // st[0]) * -(-k[1] // st[1])
